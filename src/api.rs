@@ -1,0 +1,129 @@
+//! The JSON shapes of the SPEC: `User`, `TokenResponse`, `Session`, and the
+//! request bodies. Rows from `db/` are turned into these here and nowhere else,
+//! so no hash or token column can leak into a response by accident.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::db::sessions::SessionRow;
+use crate::db::users::UserRow;
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// A user, as every endpoint shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    /// UUID.
+    pub id: String,
+    /// Normalised email.
+    pub email: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// Whether the user is disabled.
+    pub disabled: bool,
+    /// Creation time (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            role: row.role,
+            disabled: row.disabled,
+            created_at: utc(row.created_at),
+        }
+    }
+}
+
+/// `{"user": User}`, the answer to registration.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Registered {
+    /// The new user.
+    pub user: User,
+}
+
+/// What login, refresh and password change answer (the refresh token travels
+/// in the cookie, never here).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The user the token is for.
+    pub user: User,
+}
+
+/// A session, as its user (or an admin) sees it: never a token or hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Session id (the `sid` of its access tokens).
+    pub id: String,
+    /// Login time.
+    pub created_at: DateTime<Utc>,
+    /// Last refresh.
+    pub last_refreshed_at: DateTime<Utc>,
+    /// When the session ends if not refreshed (or at the latest).
+    pub expires_at: DateTime<Utc>,
+    /// Client user agent at login.
+    pub user_agent: Option<String>,
+    /// Client IP at login.
+    pub ip: Option<String>,
+    /// Whether this is the caller's own session.
+    pub current: bool,
+}
+
+impl Session {
+    /// The view of `row`; `ends_at` is its effective end, `current` whether it
+    /// is the caller's.
+    pub fn from_row(row: SessionRow, ends_at: NaiveDateTime, current: bool) -> Self {
+        Self {
+            current,
+            id: row.id,
+            created_at: utc(row.created_at),
+            last_refreshed_at: utc(row.last_refreshed_at),
+            expires_at: utc(ends_at),
+            user_agent: row.user_agent,
+            ip: row.ip,
+        }
+    }
+}
+
+/// `{email, password}` for register and login.
+#[derive(Deserialize)]
+pub struct Credentials {
+    /// Email as typed.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+/// `{current_password, new_password}` for a password change.
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current_password: String,
+    /// The password wanted.
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordChange([redacted])")
+    }
+}

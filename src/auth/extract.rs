@@ -1,0 +1,197 @@
+//! Request extractors: [`AuthUser`] (the one place that parses the
+//! `Authorization` header and authenticates a Bearer token) and [`ClientInfo`]
+//! (IP and user agent, for sessions and the audit log).
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tokens::AccessClaims;
+
+/// The caller, authenticated by a Bearer access token whose session is live
+/// and whose version is the user's current one.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The user.
+    pub user_id: Uuid,
+    /// The session the token belongs to.
+    pub session_id: Uuid,
+    /// The user's current token version.
+    pub version: i64,
+    /// The user's current role (not the one in the token).
+    pub role: String,
+}
+
+fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| {
+            log::error!("application state missing");
+            ApiError::Unavailable
+        })
+}
+
+/// The Bearer token of the request. Exactly one `Authorization` header is
+/// accepted (two are a 400); the scheme matches case-insensitively; tokens in
+/// the query string or a cookie are never looked at.
+pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let value = values.next().ok_or(ApiError::MissingToken)?;
+    if values.next().is_some() {
+        return Err(ApiError::InvalidRequest(
+            "only one Authorization header is allowed",
+        ));
+    }
+    let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::MissingToken);
+    }
+    let token = token.trim();
+    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    if token.is_empty() || !token.chars().all(token68) {
+        return Err(ApiError::InvalidToken);
+    }
+    Ok(token.to_owned())
+}
+
+/// The claims of a Bearer token that passes the stateless checks, whether or
+/// not its session is still live (logout uses it to find the session to end).
+pub fn verified_claims(req: &HttpRequest) -> Option<AccessClaims> {
+    let state = state_of(req).ok()?;
+    let token = bearer_token(req).ok()?;
+    state.access.verify(&token).ok()
+}
+
+impl AuthUser {
+    async fn authenticate(state: &AppState, token: &str) -> Result<Self, ApiError> {
+        let claims = state.access.verify(token)?;
+        let live = state
+            .liveness
+            .check(&state.db, claims.sid, state.idle_ttl(), crate::db::now())
+            .await?;
+        match live {
+            Some(live) if live.version == claims.ver && live.user_id == claims.sub.to_string() => {
+                Ok(Self {
+                    user_id: claims.sub,
+                    session_id: claims.sid,
+                    version: live.version,
+                    role: live.role,
+                })
+            }
+            _ => Err(ApiError::InvalidToken),
+        }
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let prepared = state_of(req).and_then(|state| Ok((state, bearer_token(req)?)));
+        Box::pin(async move {
+            let (state, token) = prepared?;
+            Self::authenticate(&state, &token).await
+        })
+    }
+}
+
+/// Where a request comes from, as recorded on sessions and audit events.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// Client IP: the peer, or with `WRISTBAND_TRUST_PROXY` the first
+    /// `X-Forwarded-For` entry.
+    pub ip: Option<String>,
+    /// `User-Agent`, cut to 256 characters.
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    fn of(req: &HttpRequest, trust_proxy: bool) -> Self {
+        let forwarded = trust_proxy
+            .then(|| {
+                req.headers()
+                    .get("x-forwarded-for")?
+                    .to_str()
+                    .ok()?
+                    .split(',')
+                    .next()
+                    .map(str::trim)
+            })
+            .flatten()
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+        let ip = forwarded
+            .or_else(|| req.peer_addr().map(|a| a.ip()))
+            .map(|ip| ip.to_string());
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect());
+        Self { ip, user_agent }
+    }
+}
+
+impl FromRequest for ClientInfo {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(state_of(req).map(|state| Self::of(req, state.config.trust_proxy)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for header in [
+            "Bearer abc.def.ghi",
+            "bearer abc.def.ghi",
+            "BEARER  abc.def.ghi",
+        ] {
+            let req = TestRequest::default()
+                .insert_header(("authorization", header))
+                .to_http_request();
+            assert_eq!(bearer_token(&req).unwrap(), "abc.def.ghi", "{header}");
+        }
+    }
+
+    #[test]
+    fn two_authorization_headers_are_a_bad_request() {
+        let req = TestRequest::default()
+            .append_header(("authorization", "Bearer a.b.c"))
+            .append_header(("authorization", "Bearer d.e.f"))
+            .to_http_request();
+        assert!(matches!(
+            bearer_token(&req),
+            Err(ApiError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn other_schemes_and_places_are_not_bearer_tokens() {
+        let req = TestRequest::default()
+            .insert_header(("authorization", "Basic dXNlcjpwYXNz"))
+            .to_http_request();
+        assert!(matches!(bearer_token(&req), Err(ApiError::MissingToken)));
+        let req = TestRequest::with_uri("/auth/me?access_token=a.b.c")
+            .insert_header(("cookie", "access_token=a.b.c"))
+            .to_http_request();
+        assert!(matches!(bearer_token(&req), Err(ApiError::MissingToken)));
+        let req = TestRequest::default()
+            .insert_header(("authorization", "Bearer a b"))
+            .to_http_request();
+        assert!(matches!(bearer_token(&req), Err(ApiError::InvalidToken)));
+    }
+}

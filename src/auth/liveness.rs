@@ -1,0 +1,194 @@
+//! The liveness cache: whether a session may still be used, remembered for at
+//! most one second per session.
+//!
+//! Every authenticated request needs "is this session live, and is the token's
+//! version the user's current one?". Asking the database each time would put a
+//! query on the hot path; this cache answers from memory for up to `ttl`
+//! (1 s), which bounds how late *another* instance sees a revocation. On the
+//! instance that revokes, the revoking code calls `forget_*` after its
+//! transaction commits, so the very next request goes to the database.
+//!
+//! A lookup that started before a revocation must not store its stale answer
+//! after the `forget`: every `forget` bumps an epoch, and an answer is stored
+//! only if the epoch is the one read before the query.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDateTime, TimeDelta};
+use uuid::Uuid;
+
+use crate::db::Database;
+use crate::db::sessions::SessionRow;
+use crate::error::ApiError;
+
+/// What a live session grants: its user, their current version and role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    /// The session's user.
+    pub user_id: String,
+    /// The user's current token version.
+    pub version: i64,
+    /// The user's current role.
+    pub role: String,
+    /// When the session ends at the latest.
+    pub ends_at: NaiveDateTime,
+}
+
+struct Entry {
+    live: Option<LiveSession>,
+    fetched: Instant,
+}
+
+struct Inner {
+    entries: HashMap<Uuid, Entry>,
+    epoch: u64,
+}
+
+/// See the module documentation.
+pub struct LivenessCache {
+    inner: Mutex<Inner>,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for LivenessCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LivenessCache")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Past this many entries, expired ones are dropped on insert.
+const PRUNE_ABOVE: usize = 50_000;
+
+impl LivenessCache {
+    /// A cache whose answers last `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                epoch: 0,
+            }),
+            ttl,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves only cache entries behind;
+        // clearing them is always safe.
+        self.inner.lock().unwrap_or_else(|poisoned| {
+            let mut inner = poisoned.into_inner();
+            inner.entries.clear();
+            inner
+        })
+    }
+
+    /// The live session `sid`, or `None` if it is revoked, ended, stale or
+    /// unknown. From memory when a fresh answer is there, else from the database.
+    pub async fn check(
+        &self,
+        db: &Database,
+        sid: Uuid,
+        idle_ttl: TimeDelta,
+        now: NaiveDateTime,
+    ) -> Result<Option<LiveSession>, ApiError> {
+        let epoch = {
+            let inner = self.lock();
+            if let Some(entry) = inner
+                .entries
+                .get(&sid)
+                .filter(|e| e.fetched.elapsed() < self.ttl)
+            {
+                return Ok(entry.live.clone().filter(|live| live.ends_at > now));
+            }
+            inner.epoch
+        };
+        let key = sid.to_string();
+        let row = db
+            .run(move |conn| Ok(SessionRow::find_with_user(conn, &key)?))
+            .await?;
+        let live = row
+            .filter(|r| r.is_live(now, idle_ttl))
+            .map(|r| LiveSession {
+                ends_at: r.session.ends_at(idle_ttl),
+                user_id: r.session.user_id,
+                version: r.user_version,
+                role: r.user.role,
+            });
+        self.store(sid, live.clone(), epoch);
+        Ok(live)
+    }
+
+    fn store(&self, sid: Uuid, live: Option<LiveSession>, epoch: u64) {
+        let mut inner = self.lock();
+        if inner.epoch != epoch {
+            return;
+        }
+        if inner.entries.len() > PRUNE_ABOVE {
+            let ttl = self.ttl;
+            inner.entries.retain(|_, e| e.fetched.elapsed() < ttl);
+        }
+        inner.entries.insert(
+            sid,
+            Entry {
+                live,
+                fetched: Instant::now(),
+            },
+        );
+    }
+
+    /// Forgets one session (after revoking it).
+    pub fn forget_session(&self, sid: Uuid) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        inner.entries.remove(&sid);
+    }
+
+    /// Forgets every session of a user (after bumping their version, or
+    /// changing their role or state).
+    pub fn forget_user(&self, user_id: &str) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        inner
+            .entries
+            .retain(|_, e| e.live.as_ref().is_none_or(|l| l.user_id != user_id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(user: &str) -> Option<LiveSession> {
+        Some(LiveSession {
+            user_id: user.into(),
+            version: 1,
+            role: "user".into(),
+            ends_at: crate::db::now() + TimeDelta::hours(1),
+        })
+    }
+
+    #[test]
+    fn a_stale_answer_is_not_stored_after_a_forget() {
+        let cache = LivenessCache::new(Duration::from_secs(1));
+        let sid = Uuid::new_v4();
+        let epoch = cache.lock().epoch;
+        cache.forget_session(sid);
+        cache.store(sid, live("u"), epoch);
+        assert!(cache.lock().entries.is_empty());
+    }
+
+    #[test]
+    fn forget_user_drops_only_that_user() {
+        let cache = LivenessCache::new(Duration::from_secs(1));
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        cache.store(a, live("alice"), 0);
+        cache.store(b, live("bob"), 0);
+        cache.forget_user("alice");
+        let inner = cache.lock();
+        assert!(!inner.entries.contains_key(&a));
+        assert!(inner.entries.contains_key(&b));
+    }
+}

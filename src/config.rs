@@ -1,0 +1,511 @@
+//! Every setting, read once and validated in one place.
+//!
+//! Values come from `--flags`, the environment, or a `.env` file (loaded by
+//! `main` before parsing), in that order of precedence. Parsing is two steps:
+//! clap collects raw strings ([`Settings`]), then [`Config::from_settings`] checks
+//! each one and names the variable in its error, so bad configuration stops
+//! start-up with a single clear line instead of a panic.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::db::DatabaseUrl;
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// The raw settings as given on the command line or in the environment.
+#[derive(Args, Clone, Default)]
+pub struct Settings {
+    /// sqlite://PATH, sqlite::memory: or postgres://… (DATABASE_URL is read too)
+    #[arg(
+        long,
+        env = "WRISTBAND_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Listen address; port 0 picks a free port
+    #[arg(long, env = "WRISTBAND_BIND", global = true)]
+    pub bind: Option<String>,
+    /// HS256 key (at least 32 bytes); generated and kept in the database if unset
+    #[arg(
+        long,
+        env = "WRISTBAND_JWT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// `iss` of access tokens
+    #[arg(long, env = "WRISTBAND_ISSUER", global = true)]
+    pub issuer: Option<String>,
+    /// `aud` of access tokens
+    #[arg(long, env = "WRISTBAND_AUDIENCE", global = true)]
+    pub audience: Option<String>,
+    /// Access token lifetime (30s, 10m, 7d or seconds)
+    #[arg(long, env = "WRISTBAND_ACCESS_TTL", global = true)]
+    pub access_ttl: Option<String>,
+    /// A session not refreshed for this long expires
+    #[arg(long, env = "WRISTBAND_REFRESH_IDLE_TTL", global = true)]
+    pub refresh_idle_ttl: Option<String>,
+    /// Absolute session lifetime from login
+    #[arg(long, env = "WRISTBAND_SESSION_MAX_AGE", global = true)]
+    pub session_max_age: Option<String>,
+    /// How long the immediately previous refresh token is still accepted
+    #[arg(long, env = "WRISTBAND_REFRESH_GRACE", global = true)]
+    pub refresh_grace: Option<String>,
+    /// Leeway for `exp` and `nbf`
+    #[arg(long, env = "WRISTBAND_CLOCK_LEEWAY", global = true)]
+    pub clock_leeway: Option<String>,
+    /// bcrypt cost (4–31)
+    #[arg(long, env = "WRISTBAND_BCRYPT_COST", global = true)]
+    pub bcrypt_cost: Option<String>,
+    /// `false` only for plain-HTTP testing on a non-localhost host
+    #[arg(long, env = "WRISTBAND_COOKIE_SECURE", global = true)]
+    pub cookie_secure: Option<String>,
+    /// The origin browsers use to reach Wristband, e.g. https://auth.example.com
+    #[arg(long, env = "WRISTBAND_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Comma list of further origins allowed for CORS and cookie endpoints
+    #[arg(long, env = "WRISTBAND_ALLOWED_ORIGINS", global = true)]
+    pub allowed_origins: Option<String>,
+    /// `open` or `closed`
+    #[arg(long, env = "WRISTBAND_REGISTRATION", global = true)]
+    pub registration: Option<String>,
+    /// Consecutive login failures before an account is locked
+    #[arg(long, env = "WRISTBAND_LOGIN_MAX_FAILURES", global = true)]
+    pub login_max_failures: Option<String>,
+    /// How long a locked account stays locked
+    #[arg(long, env = "WRISTBAND_LOGIN_LOCKOUT", global = true)]
+    pub login_lockout: Option<String>,
+    /// Per-client-IP limit on login, register and refresh
+    #[arg(long, env = "WRISTBAND_RATE_LIMIT_PER_MINUTE", global = true)]
+    pub rate_limit_per_minute: Option<String>,
+    /// Use X-Forwarded-For / X-Forwarded-Proto (only behind a trusted proxy)
+    #[arg(long, env = "WRISTBAND_TRUST_PROXY", global = true)]
+    pub trust_proxy: Option<String>,
+    /// With WRISTBAND_ADMIN_PASSWORD: this admin exists after start-up
+    #[arg(long, env = "WRISTBAND_ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+    /// Password of WRISTBAND_ADMIN_EMAIL
+    #[arg(
+        long,
+        env = "WRISTBAND_ADMIN_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+}
+
+/// Whether anyone may register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// `/auth/register` is open to all.
+    Open,
+    /// Only admins create users.
+    Closed,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the data lives.
+    pub database_url: DatabaseUrl,
+    /// Listen address.
+    pub bind: String,
+    /// Configured signing key; `None` means "generated once, kept in the database".
+    pub jwt_secret: Option<Secret>,
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Access token lifetime.
+    pub access_ttl: Duration,
+    /// Idle lifetime of a session.
+    pub refresh_idle_ttl: Duration,
+    /// Absolute lifetime of a session.
+    pub session_max_age: Duration,
+    /// Grace window for the immediately previous refresh token.
+    pub refresh_grace: Duration,
+    /// Leeway for `exp` / `nbf`.
+    pub clock_leeway: Duration,
+    /// bcrypt cost.
+    pub bcrypt_cost: u32,
+    /// Whether the refresh cookie is `Secure` and `__Host-` prefixed.
+    pub cookie_secure: bool,
+    /// The origin browsers use to reach Wristband, if configured.
+    pub public_url: Option<String>,
+    /// Further origins allowed for CORS and cookie endpoints.
+    pub allowed_origins: Vec<String>,
+    /// Open or closed registration.
+    pub registration: Registration,
+    /// Consecutive failures before an account locks.
+    pub login_max_failures: u32,
+    /// Lockout duration.
+    pub login_lockout: Duration,
+    /// Per-IP limit per minute on login, register, refresh.
+    pub rate_limit_per_minute: u32,
+    /// Whether forwarded headers are trusted.
+    pub trust_proxy: bool,
+    /// The admin that must exist after start-up.
+    pub admin: Option<(String, Secret)>,
+    /// HTTP worker threads (`None`: one per core). Not a user setting: tests
+    /// and embedders lower it.
+    pub workers: Option<usize>,
+}
+
+/// A setting that could not be accepted: which variable, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable (its flag is the same name in kebab case).
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+/// The longest duration any setting takes: keeps date arithmetic far from overflow.
+const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
+
+/// Parses `30s`, `10m`, `7d`, `1h 30m` or a bare number of seconds.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return value
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| "number too large".to_owned());
+    }
+    humantime::parse_duration(value)
+        .map_err(|_| format!("{value:?} is not a duration (use 30s, 10m, 7d or seconds)"))
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        other => Err(format!("{other:?} is not true or false")),
+    }
+}
+
+/// Checks `scheme://host[:port]` with nothing after it, and returns it without
+/// a trailing slash (the form browsers send in `Origin`).
+fn parse_origin(value: &str) -> Result<String, String> {
+    let value = value.trim().trim_end_matches('/');
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| format!("{value:?} is not an http(s) origin"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!(
+            "{value:?} must be scheme://host[:port] with no path"
+        ));
+    }
+    Ok(value.to_ascii_lowercase())
+}
+
+struct Reader<'a> {
+    variable: &'static str,
+    value: Option<&'a str>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(variable: &'static str, value: &'a Option<String>) -> Self {
+        let value = value.as_deref().filter(|v| !v.trim().is_empty());
+        Self { variable, value }
+    }
+
+    fn parse<T>(
+        &self,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.value {
+            None => Ok(default),
+            Some(v) => parse(v).map_err(|m| invalid(self.variable, m)),
+        }
+    }
+
+    fn duration(&self, default: &str) -> Result<Duration, ConfigError> {
+        let value = self.value.unwrap_or(default);
+        let duration = parse_duration(value).map_err(|m| invalid(self.variable, m))?;
+        if duration > MAX_DURATION {
+            return Err(invalid(self.variable, "must be at most 3650d"));
+        }
+        Ok(duration)
+    }
+
+    fn number(
+        &self,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        self.parse(default, |v| {
+            v.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    format!(
+                        "{v:?} is not a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    )
+                })
+        })
+    }
+}
+
+impl Config {
+    /// Validates raw settings; the error names the offending variable.
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let database_url = s
+            .database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok())
+            .unwrap_or_else(|| "sqlite://wristband.db".into());
+        let database_url =
+            DatabaseUrl::parse(&database_url).map_err(|m| invalid("WRISTBAND_DATABASE_URL", m))?;
+
+        let bind = Reader::new("WRISTBAND_BIND", &s.bind).parse("127.0.0.1:8080".into(), |v| {
+            let v = v.trim();
+            let resolves = v.parse::<SocketAddr>().is_ok()
+                || v.to_socket_addrs().is_ok_and(|mut a| a.next().is_some());
+            if resolves {
+                Ok(v.to_owned())
+            } else {
+                Err(format!("{v:?} is not HOST:PORT"))
+            }
+        })?;
+
+        let jwt_secret = Reader::new("WRISTBAND_JWT_SECRET", &s.jwt_secret).parse(None, |v| {
+            if v.len() < 32 {
+                Err(format!("must be at least 32 bytes, got {}", v.len()))
+            } else {
+                Ok(Some(Secret::new(v)))
+            }
+        })?;
+
+        let non_empty = |v: &str| Ok(v.trim().to_owned());
+        let issuer =
+            Reader::new("WRISTBAND_ISSUER", &s.issuer).parse("wristband".into(), non_empty)?;
+        let audience =
+            Reader::new("WRISTBAND_AUDIENCE", &s.audience).parse("wristband".into(), non_empty)?;
+
+        let positive = |variable: &'static str, d: Duration| {
+            if d.is_zero() {
+                Err(invalid(variable, "must be longer than 0s"))
+            } else {
+                Ok(d)
+            }
+        };
+        let access_ttl = positive(
+            "WRISTBAND_ACCESS_TTL",
+            Reader::new("WRISTBAND_ACCESS_TTL", &s.access_ttl).duration("10m")?,
+        )?;
+        let refresh_idle_ttl = positive(
+            "WRISTBAND_REFRESH_IDLE_TTL",
+            Reader::new("WRISTBAND_REFRESH_IDLE_TTL", &s.refresh_idle_ttl).duration("7d")?,
+        )?;
+        let session_max_age = positive(
+            "WRISTBAND_SESSION_MAX_AGE",
+            Reader::new("WRISTBAND_SESSION_MAX_AGE", &s.session_max_age).duration("30d")?,
+        )?;
+        let refresh_grace =
+            Reader::new("WRISTBAND_REFRESH_GRACE", &s.refresh_grace).duration("10s")?;
+        if refresh_grace >= refresh_idle_ttl {
+            return Err(invalid(
+                "WRISTBAND_REFRESH_GRACE",
+                "must be shorter than WRISTBAND_REFRESH_IDLE_TTL",
+            ));
+        }
+        let clock_leeway = Reader::new("WRISTBAND_CLOCK_LEEWAY", &s.clock_leeway).duration("0s")?;
+        if clock_leeway >= access_ttl {
+            return Err(invalid(
+                "WRISTBAND_CLOCK_LEEWAY",
+                "must be shorter than WRISTBAND_ACCESS_TTL",
+            ));
+        }
+        let bcrypt_cost =
+            Reader::new("WRISTBAND_BCRYPT_COST", &s.bcrypt_cost).number(12, 4..=31)?;
+        let cookie_secure =
+            Reader::new("WRISTBAND_COOKIE_SECURE", &s.cookie_secure).parse(true, parse_bool)?;
+        let public_url = Reader::new("WRISTBAND_PUBLIC_URL", &s.public_url)
+            .parse(None, |v| parse_origin(v).map(Some))?;
+        let allowed_origins = Reader::new("WRISTBAND_ALLOWED_ORIGINS", &s.allowed_origins).parse(
+            Vec::new(),
+            |v| {
+                v.split(',')
+                    .filter(|o| !o.trim().is_empty())
+                    .map(parse_origin)
+                    .collect()
+            },
+        )?;
+        let registration = Reader::new("WRISTBAND_REGISTRATION", &s.registration).parse(
+            Registration::Open,
+            |v| match v.trim().to_ascii_lowercase().as_str() {
+                "open" => Ok(Registration::Open),
+                "closed" => Ok(Registration::Closed),
+                other => Err(format!("{other:?} is not open or closed")),
+            },
+        )?;
+        let login_max_failures = Reader::new("WRISTBAND_LOGIN_MAX_FAILURES", &s.login_max_failures)
+            .number(5, 1..=1000)?;
+        let login_lockout = positive(
+            "WRISTBAND_LOGIN_LOCKOUT",
+            Reader::new("WRISTBAND_LOGIN_LOCKOUT", &s.login_lockout).duration("5m")?,
+        )?;
+        let rate_limit_per_minute =
+            Reader::new("WRISTBAND_RATE_LIMIT_PER_MINUTE", &s.rate_limit_per_minute)
+                .number(30, 1..=1_000_000)?;
+        let trust_proxy =
+            Reader::new("WRISTBAND_TRUST_PROXY", &s.trust_proxy).parse(false, parse_bool)?;
+
+        let admin_email = Reader::new("WRISTBAND_ADMIN_EMAIL", &s.admin_email)
+            .parse(None, |v| Ok(Some(v.to_owned())))?;
+        let admin_password = s
+            .admin_password
+            .clone()
+            .filter(|p| !p.is_empty())
+            .map(Secret::new);
+        let admin = match (admin_email, admin_password) {
+            (Some(email), Some(password)) => Some((email, password)),
+            _ => None,
+        };
+
+        Ok(Self {
+            database_url,
+            bind,
+            jwt_secret,
+            issuer,
+            audience,
+            access_ttl,
+            refresh_idle_ttl,
+            session_max_age,
+            refresh_grace,
+            clock_leeway,
+            bcrypt_cost,
+            cookie_secure,
+            public_url,
+            allowed_origins,
+            registration,
+            login_max_failures,
+            login_lockout,
+            rate_limit_per_minute,
+            trust_proxy,
+            admin,
+            workers: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(f: impl FnOnce(&mut Settings)) -> Result<Config, ConfigError> {
+        let mut settings = Settings {
+            database_url: Some("sqlite::memory:".into()),
+            ..Default::default()
+        };
+        f(&mut settings);
+        Config::from_settings(&settings)
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = config(|_| {}).unwrap();
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert_eq!(c.access_ttl, Duration::from_secs(600));
+        assert_eq!(c.refresh_idle_ttl, Duration::from_secs(7 * 86400));
+        assert_eq!(c.session_max_age, Duration::from_secs(30 * 86400));
+        assert_eq!(c.refresh_grace, Duration::from_secs(10));
+        assert_eq!(c.clock_leeway, Duration::ZERO);
+        assert_eq!(c.bcrypt_cost, 12);
+        assert!(c.cookie_secure);
+        assert_eq!(c.registration, Registration::Open);
+        assert_eq!((c.login_max_failures, c.rate_limit_per_minute), (5, 30));
+        assert!(!c.trust_proxy);
+        assert!(c.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn durations_take_units_or_seconds() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-5").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let e = config(|s| s.access_ttl = Some("ten minutes".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_ACCESS_TTL");
+        let e = config(|s| s.jwt_secret = Some("short".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_JWT_SECRET");
+        assert!(
+            !e.to_string().contains("short"),
+            "the secret must not be echoed"
+        );
+        let e = config(|s| s.bcrypt_cost = Some("3".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_BCRYPT_COST");
+        let e = config(|s| s.database_url = Some("mysql://x".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_DATABASE_URL");
+        let e = config(|s| s.registration = Some("maybe".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_REGISTRATION");
+        let e = config(|s| s.allowed_origins = Some("https://a.example/path".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_ALLOWED_ORIGINS");
+        let e = config(|s| s.bind = Some("nowhere".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_BIND");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = config(|s| {
+            s.jwt_secret = Some("0123456789abcdef0123456789abcdef-secret".into());
+            s.admin_email = Some("root@example.com".into());
+            s.admin_password = Some("hunter2hunter2".into());
+        })
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("-secret") && !shown.contains("hunter2"));
+    }
+}

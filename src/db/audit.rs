@@ -1,0 +1,149 @@
+//! The `audit_events` table: an append-only record of security-relevant actions.
+//! Events are written in the same transaction as the action they record.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::audit_events;
+use crate::auth::ClientInfo;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// A user registered (or was created by an admin).
+    UserCreated,
+    /// Correct credentials, a session was created.
+    LoginSucceeded,
+    /// Wrong credentials (unknown email, wrong password, disabled user).
+    LoginFailed,
+    /// A spent refresh token was presented; its session was revoked.
+    RefreshReused,
+    /// One session ended by its holder.
+    Logout,
+    /// Every session of the user ended by the user.
+    LogoutAll,
+    /// The user changed their password; other sessions ended.
+    PasswordChanged,
+    /// One session revoked from the sessions list.
+    SessionRevoked,
+}
+
+impl AuditKind {
+    /// The SPEC's event name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserCreated => "user_created",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::RefreshReused => "refresh_reused",
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::PasswordChanged => "password_changed",
+            Self::SessionRevoked => "session_revoked",
+        }
+    }
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditRow {
+    /// Increasing id: the order events were written in.
+    pub id: i64,
+    /// When.
+    pub at: NaiveDateTime,
+    /// The event name.
+    pub event: String,
+    /// The user the event is about.
+    pub user_id: Option<String>,
+    /// Who did it, when not the user themselves.
+    pub actor_id: Option<String>,
+    /// The session concerned.
+    pub session_id: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+}
+
+/// An event to record.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewAuditEvent<'a> {
+    /// When.
+    pub at: NaiveDateTime,
+    /// The event name.
+    pub event: &'static str,
+    /// The user the event is about.
+    pub user_id: Option<&'a str>,
+    /// Who did it, when not the user themselves.
+    pub actor_id: Option<&'a str>,
+    /// The session concerned.
+    pub session_id: Option<&'a str>,
+    /// Client IP.
+    pub ip: Option<&'a str>,
+    /// Client user agent.
+    pub user_agent: Option<&'a str>,
+}
+
+impl<'a> NewAuditEvent<'a> {
+    /// An event of `kind` happening now, from `client`.
+    pub fn new(kind: AuditKind, client: &'a ClientInfo) -> Self {
+        Self {
+            at: super::now(),
+            event: kind.as_str(),
+            user_id: None,
+            actor_id: None,
+            session_id: None,
+            ip: client.ip.as_deref(),
+            user_agent: client.user_agent.as_deref(),
+        }
+    }
+
+    /// About this user.
+    pub fn user(self, user_id: &'a str) -> Self {
+        Self {
+            user_id: Some(user_id),
+            ..self
+        }
+    }
+
+    /// Done by this (other) user.
+    pub fn actor(self, actor_id: &'a str) -> Self {
+        Self {
+            actor_id: Some(actor_id),
+            ..self
+        }
+    }
+
+    /// Concerning this session.
+    pub fn session(self, session_id: &'a str) -> Self {
+        Self {
+            session_id: Some(session_id),
+            ..self
+        }
+    }
+
+    /// Appends the event.
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<usize> {
+        diesel::insert_into(audit_events::table)
+            .values(self)
+            .execute(conn)
+    }
+}
+
+impl AuditRow {
+    /// The newest events first, optionally of one user.
+    pub fn list(
+        conn: &mut DbConnection,
+        user_id: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        let mut query = audit_events::table.select(Self::as_select()).into_boxed();
+        if let Some(user_id) = user_id {
+            query = query.filter(audit_events::user_id.eq(user_id.to_owned()));
+        }
+        query.order(audit_events::id.desc()).limit(limit).load(conn)
+    }
+}

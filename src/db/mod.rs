@@ -1,0 +1,311 @@
+//! Storage: the one connection type over SQLite and PostgreSQL, the pool, the
+//! embedded migrations, and the bridge that runs Diesel off the async workers.
+//!
+//! Every query lives in the file of its table (`users.rs`, `sessions.rs`, …);
+//! nothing outside `db/` writes SQL.
+//!
+//! Two rules keep both backends honest under concurrency:
+//! - "now" is bound from Rust ([`now`]), truncated to microseconds, never the
+//!   database's clock;
+//! - a transaction that writes starts with its write, so SQLite takes the write
+//!   lock up front (waiting out `busy_timeout`) instead of failing to upgrade a
+//!   read snapshot.
+
+pub mod audit;
+pub mod schema;
+pub mod sessions;
+pub mod settings;
+pub mod token_versions;
+pub mod users;
+
+use std::fmt;
+use std::time::Duration;
+
+use actix_web::web;
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::ApiError;
+
+/// A connection to whichever backend the database URL names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// The embedded default.
+    Sqlite(SqliteConnection),
+    /// What several instances share.
+    Pg(PgConnection),
+}
+
+/// A parsed `WRISTBAND_DATABASE_URL`: the backend is chosen from the scheme here,
+/// once, so a mistyped URL is a configuration error rather than a file named
+/// `postgress://…` or an opaque "invalid connection url".
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: a database file (created if missing).
+    SqliteFile(String),
+    /// `sqlite::memory:`: one in-memory database shared by the whole process.
+    SqliteMemory(String),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses the URL, refusing any scheme but `sqlite:` and `postgres(ql):`.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url == "sqlite::memory:" {
+            // The memdb VFS shares one database between the pool's connections
+            // (a plain `:memory:` would give each connection its own), with the
+            // ordinary locking and busy handling of SQLite.
+            let name = format!(
+                "file:/wristband-{}?vfs=memdb",
+                uuid::Uuid::new_v4().simple()
+            );
+            return Ok(Self::SqliteMemory(name));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://wristband.db".into());
+            }
+            return Ok(Self::SqliteFile(path.to_owned()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        Err("expected sqlite://PATH, sqlite::memory: or postgres://…".into())
+    }
+
+    /// The backend's name, for logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::SqliteFile(_) | Self::SqliteMemory(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    // A PostgreSQL URL may carry a password: show the backend only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SqliteFile(path) => write!(f, "sqlite://{path}"),
+            Self::SqliteMemory(_) => f.write_str("sqlite::memory:"),
+            Self::Postgres(_) => f.write_str("postgres://[redacted]"),
+        }
+    }
+}
+
+/// Opens connections for the pool, choosing the backend from the parsed URL.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        use diesel::r2d2::Error;
+        match &self.url {
+            DatabaseUrl::SqliteFile(path) => {
+                let mut conn = SqliteConnection::establish(path).map_err(Error::ConnectionError)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .map_err(Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseUrl::SqliteMemory(name) => {
+                let mut conn = SqliteConnection::establish(name).map_err(Error::ConnectionError)?;
+                conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                    .map_err(Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Pg)
+                .map_err(Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// The connection pool. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<ConnectionManager>,
+    /// Keeps an in-memory SQLite database alive while the process runs, however
+    /// the pool recycles its connections.
+    _keeper: Option<std::sync::Arc<std::sync::Mutex<DbConnection>>>,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("state", &self.pool.state())
+            .finish()
+    }
+}
+
+/// How long a request waits for a pooled connection before answering 503.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+impl Database {
+    /// Connects (failing when the database cannot be reached) and builds the pool.
+    pub fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, String> {
+        let manager = ConnectionManager { url: url.clone() };
+        let keeper = match url {
+            DatabaseUrl::SqliteMemory(_) => {
+                let conn = manager.connect().map_err(|e| e.to_string())?;
+                Some(std::sync::Arc::new(std::sync::Mutex::new(conn)))
+            }
+            _ => None,
+        };
+        let pool = Pool::builder()
+            .max_size(max_connections)
+            .min_idle(Some(1))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            .build(manager)
+            .map_err(|e| format!("cannot connect to the {} database: {e}", url.backend()))?;
+        Ok(Self {
+            pool,
+            _keeper: keeper,
+        })
+    }
+
+    /// Applies the pending embedded migrations of this backend; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        run_migrations(&mut conn).map_err(|e| format!("migrations failed: {e}"))
+    }
+
+    /// A connection for blocking code that is already off the async workers
+    /// (start-up, the CLI, the purge task).
+    pub fn get(&self) -> Result<PooledConnection<ConnectionManager>, ApiError> {
+        self.pool.get().map_err(|e| {
+            log::warn!("database checkout failed: {e}");
+            ApiError::Unavailable
+        })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool. The
+    /// checkout itself blocks, so it happens there too.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        web::block(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| {
+            log::error!("blocking task failed: {e}");
+            ApiError::Unavailable
+        })?
+    }
+}
+
+type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+fn run_migrations(conn: &mut DbConnection) -> Result<usize, MigrationError> {
+    match conn {
+        DbConnection::Sqlite(conn) => Ok(conn.run_pending_migrations(SQLITE_MIGRATIONS)?.len()),
+        DbConnection::Pg(conn) => {
+            // Several instances may start at once against one database.
+            const LOCK: &str = "SELECT pg_advisory_lock(7310112026)";
+            const UNLOCK: &str = "SELECT pg_advisory_unlock(7310112026)";
+            conn.batch_execute(LOCK)?;
+            let ran = conn
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            conn.batch_execute(UNLOCK)?;
+            Ok(ran?)
+        }
+    }
+}
+
+/// The current UTC time at the precision both backends keep (microseconds).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_or_are_refused() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://wristband.db"),
+            Ok(DatabaseUrl::SqliteFile("wristband.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("sqlite::memory:"),
+            Ok(DatabaseUrl::SqliteMemory(_))
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u:p@localhost/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(DatabaseUrl::parse("mysql://localhost/db").is_err());
+        assert!(DatabaseUrl::parse("wristband.db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn debug_hides_postgres_credentials() {
+        let url = DatabaseUrl::parse("postgres://u:secret@localhost/db").unwrap();
+        assert!(!format!("{url:?}").contains("secret"));
+    }
+
+    #[test]
+    fn both_backends_carry_the_same_migrations() {
+        let names = |dir: &str| {
+            let mut v: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        let sqlite = names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"));
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite,
+            names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        );
+    }
+
+    #[test]
+    fn memory_database_is_shared_by_the_pool() {
+        let url = DatabaseUrl::parse("sqlite::memory:").unwrap();
+        let db = Database::connect(&url, 4).unwrap();
+        assert!(db.migrate().unwrap() > 0);
+        let mut a = db.get().unwrap();
+        let mut b = db.get().unwrap();
+        a.batch_execute("INSERT INTO settings (name, value) VALUES ('k', 'v')")
+            .unwrap();
+        let count: i64 = {
+            use diesel::prelude::*;
+            schema::settings::table.count().get_result(&mut *b).unwrap()
+        };
+        assert_eq!(count, 1);
+    }
+}

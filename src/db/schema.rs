@@ -1,0 +1,67 @@
+//! The tables, written by hand with portable SQL types only, so the one schema
+//! compiles for SQLite and PostgreSQL through `DbConnection`.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    token_versions (user_id) {
+        user_id -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        token_version -> BigInt,
+        generation -> BigInt,
+        rotated_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        last_refreshed_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        event -> Text,
+        user_id -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(token_versions -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    token_versions,
+    sessions,
+    audit_events,
+    settings
+);

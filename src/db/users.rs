@@ -1,0 +1,119 @@
+//! The `users` table and the queries on it. A new user gets their token-version
+//! row in the same transaction (see `token_versions.rs`).
+
+use std::fmt;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::DbConnection;
+use super::schema::users;
+use super::token_versions::TokenVersion;
+use crate::error::ApiError;
+
+/// A user as stored.
+#[derive(Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    /// UUID, as text.
+    pub id: String,
+    /// Normalised email.
+    pub email: String,
+    /// bcrypt hash.
+    pub password_hash: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// Disabled users cannot log in and hold no live session.
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: NaiveDateTime,
+    /// Last change of password, role or state.
+    pub updated_at: NaiveDateTime,
+}
+
+impl fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("password_hash", &"[redacted]")
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+impl UserRow {
+    /// The user with this (normalised) email.
+    pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<Self>> {
+        users::table
+            .filter(users::email.eq(email))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The user with this id.
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
+        users::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Replaces the password hash.
+    pub fn set_password_hash(
+        conn: &mut DbConnection,
+        id: &str,
+        hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+            .execute(conn)
+    }
+}
+
+/// A user to create.
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    /// Fresh UUID.
+    pub id: &'a str,
+    /// Normalised email.
+    pub email: &'a str,
+    /// bcrypt hash.
+    pub password_hash: &'a str,
+    /// `user` or `admin`.
+    pub role: &'a str,
+    /// Normally false.
+    pub disabled: bool,
+    /// Now.
+    pub created_at: NaiveDateTime,
+    /// Now.
+    pub updated_at: NaiveDateTime,
+}
+
+impl NewUser<'_> {
+    /// Inserts the user and their token version; `EmailTaken` if the email exists.
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<UserRow, ApiError> {
+        let result = conn.transaction(|conn| {
+            diesel::insert_into(users::table)
+                .values(self)
+                .execute(conn)?;
+            TokenVersion::create(conn, self.id)?;
+            users::table
+                .find(self.id)
+                .select(UserRow::as_select())
+                .first(conn)
+        });
+        match result {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                Err(ApiError::EmailTaken)
+            }
+            other => Ok(other?),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Wristband: a self-hosted authentication server. Short-lived JWT access
+//! tokens, rotating refresh tokens in an HttpOnly cookie, and a per-user token
+//! version plus a session table so revocation takes effect at once.
+//!
+//! The binary (`src/main.rs`) parses the command line and calls into this
+//! library; integration tests build the same [`startup::Application`].
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod routes;
+pub mod sessions;
+pub mod startup;
+pub mod state;
+pub mod tokens;
+
+pub use config::Config;
+pub use startup::Application;

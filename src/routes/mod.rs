@@ -1,0 +1,80 @@
+//! The route table and the pieces every route shares: JSON body rules, the
+//! JSON 404/405 answers, and the one function that writes a token response
+//! with its cookie.
+
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod sessions;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{HttpRequest, HttpResponse, mime, web};
+
+use crate::error::ApiError;
+use crate::sessions::Issued;
+use crate::state::AppState;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .app_data(
+            web::PathConfig::default().error_handler(|_: PathError, _| ApiError::NotFound.into()),
+        )
+        .app_data(
+            web::QueryConfig::default().error_handler(|_: QueryPayloadError, _| {
+                ApiError::InvalidRequest("bad query parameters").into()
+            }),
+        )
+        .service(resource("/auth/register").route(web::post().to(auth::register)))
+        .service(resource("/auth/login").route(web::post().to(auth::login)))
+        .service(resource("/auth/refresh").route(web::post().to(auth::refresh)))
+        .service(resource("/auth/logout").route(web::post().to(auth::logout)))
+        .service(resource("/auth/logout-all").route(web::post().to(auth::logout_all)))
+        .service(resource("/auth/password").route(web::post().to(auth::change_password)))
+        .service(resource("/auth/me").route(web::get().to(me::me)))
+        .service(resource("/auth/sessions").route(web::get().to(sessions::list)))
+        .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::revoke)))
+        .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/").route(web::get().to(health::index)));
+}
+
+/// A resource whose unmatched methods get a JSON 405.
+pub fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
+    }))
+}
+
+/// The JSON 404 for unknown paths.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(BODY_LIMIT)
+        .content_type_required(true)
+        .content_type(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+        .error_handler(|error: JsonPayloadError, _: &HttpRequest| {
+            let api = match error {
+                JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+                _ => ApiError::InvalidRequest(
+                    "the body must be a JSON object with the documented fields",
+                ),
+            };
+            api.into()
+        })
+}
+
+/// 200 with the token body and the refresh cookie.
+pub fn token_response(state: &AppState, issued: Issued) -> HttpResponse {
+    HttpResponse::Ok()
+        .cookie(state.cookie.set(&issued.refresh, issued.cookie_max_age))
+        .json(issued.body)
+}

@@ -1,0 +1,276 @@
+//! Access tokens: short-lived HS256 JWTs with header `typ: at+jwt` and a `kid`.
+//!
+//! Issuing and the stateless half of verification live here: signature with
+//! the pinned algorithm (the header's `alg` is never trusted), `exp` and `nbf`
+//! with the configured leeway, `iss`, `aud`, and the presence and form of every
+//! claim. Whether the session is still live is the extractor's second step
+//! (`auth/extract.rs`), through the liveness cache.
+
+use std::fmt;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+const TYP: &str = "at+jwt";
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// User id.
+    pub sub: Uuid,
+    /// Session id.
+    pub sid: Uuid,
+    /// The user's token version at issue.
+    pub ver: i64,
+    /// `user` or `admin` at issue (authorization re-checks the current role).
+    pub role: String,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expires.
+    pub exp: i64,
+    /// Unique token id.
+    pub jti: Uuid,
+}
+
+/// Issues and checks access tokens.
+pub struct AccessTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    kid: String,
+    validation: Validation,
+    ttl: Duration,
+    issuer: String,
+    audience: String,
+}
+
+impl fmt::Debug for AccessTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessTokens")
+            .field("kid", &self.kid)
+            .field("ttl", &self.ttl)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccessTokens {
+    /// Keys from `secret`; `kid` is a fingerprint of the secret, so tokens
+    /// signed under another key are refused by name before any signature check.
+    pub fn new(
+        secret: &[u8],
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+        leeway: Duration,
+    ) -> Self {
+        let digest = Sha256::digest([b"wristband kid".as_slice(), secret].concat());
+        let kid = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            kid,
+            validation,
+            ttl,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        }
+    }
+
+    /// Lifetime of the tokens this issues, in seconds.
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl.as_secs()
+    }
+
+    /// A token for `user` in session `sid` at token version `ver`.
+    pub fn issue(&self, sub: Uuid, sid: Uuid, ver: i64, role: &str) -> Result<String, ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub,
+            sid,
+            ver,
+            role: role.to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            jti: Uuid::new_v4(),
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs arbitrary claims with this server's header (tests use it to build
+    /// tokens with chosen times).
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, ApiError> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(TYP.to_owned());
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| {
+            log::error!("signing an access token failed: {e}");
+            ApiError::Unavailable
+        })
+    }
+
+    /// The stateless checks. Every failure is `InvalidToken`; why goes to the
+    /// debug log only.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, ApiError> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|e| {
+                log::debug!("access token refused: {e}");
+                ApiError::InvalidToken
+            })?;
+        let header = data.header;
+        let header_ok = header.alg == Algorithm::HS256
+            && header.typ.as_deref() == Some(TYP)
+            && header.kid.as_deref() == Some(self.kid.as_str())
+            && header.jku.is_none()
+            && header.jwk.is_none()
+            && header.x5u.is_none()
+            && header.x5c.is_none()
+            && header.crit.is_none();
+        if !header_ok {
+            log::debug!("access token refused: unexpected header");
+            return Err(ApiError::InvalidToken);
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn tokens() -> AccessTokens {
+        AccessTokens::new(
+            SECRET,
+            "wristband",
+            "wristband",
+            Duration::from_secs(600),
+            Duration::ZERO,
+        )
+    }
+
+    fn claims() -> AccessClaims {
+        let now = chrono::Utc::now().timestamp();
+        AccessClaims {
+            iss: "wristband".into(),
+            aud: "wristband".into(),
+            sub: Uuid::new_v4(),
+            sid: Uuid::new_v4(),
+            ver: 1,
+            role: "user".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 600,
+            jti: Uuid::new_v4(),
+        }
+    }
+
+    fn with_header(header: serde_json::Value, claims: &AccessClaims) -> String {
+        use hmac::{Hmac, Mac};
+        let head = URL_SAFE_NO_PAD.encode(header.to_string());
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_string(claims).unwrap());
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+        mac.update(format!("{head}.{body}").as_bytes());
+        format!(
+            "{head}.{body}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    #[test]
+    fn issued_tokens_verify_with_their_claims() {
+        let t = tokens();
+        let c = claims();
+        let token = t.issue(c.sub, c.sid, 3, "admin").unwrap();
+        let got = t.verify(&token).unwrap();
+        assert_eq!(
+            (got.sub, got.sid, got.ver, got.role.as_str()),
+            (c.sub, c.sid, 3, "admin")
+        );
+    }
+
+    #[test]
+    fn header_rules_are_enforced() {
+        let t = tokens();
+        let c = claims();
+        let good = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.kid});
+        assert!(
+            t.verify(&with_header(good, &c)).is_ok(),
+            "the hand-made token itself is valid"
+        );
+        for header in [
+            serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": t.kid}),
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt"}),
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": "deadbeefdeadbeef"}),
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.kid, "jku": "https://evil.example/jwks"}),
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.kid, "x5u": "https://evil.example/x5u"}),
+            serde_json::json!({"alg": "HS384", "typ": "at+jwt", "kid": t.kid}),
+            serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": t.kid}),
+        ] {
+            assert!(
+                t.verify(&with_header(header.clone(), &c)).is_err(),
+                "accepted {header}"
+            );
+        }
+    }
+
+    #[test]
+    fn time_and_audience_claims_are_enforced() {
+        let t = tokens();
+        let now = chrono::Utc::now().timestamp();
+        let cases: [fn(&mut AccessClaims, i64); 4] = [
+            |c, now| c.exp = now - 1,
+            |c, now| c.nbf = now + 30,
+            |c, _| c.iss = "someone-else".into(),
+            |c, _| c.aud = "another-api".into(),
+        ];
+        for case in cases {
+            let mut c = claims();
+            case(&mut c, now);
+            assert!(t.verify(&t.sign(&c).unwrap()).is_err(), "accepted {c:?}");
+        }
+    }
+
+    #[test]
+    fn leeway_is_the_configured_one() {
+        let lenient = AccessTokens::new(
+            SECRET,
+            "wristband",
+            "wristband",
+            Duration::from_secs(600),
+            Duration::from_secs(60),
+        );
+        let mut c = claims();
+        c.exp = chrono::Utc::now().timestamp() - 30;
+        let token = lenient.sign(&c).unwrap();
+        assert!(lenient.verify(&token).is_ok());
+        assert!(
+            tokens().verify(&token).is_err(),
+            "zero leeway refuses a token 30 s past exp"
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! The refresh cookie: the one place that names it, sets it, clears it and reads it.
+//!
+//! `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N`.
+//! With `WRISTBAND_COOKIE_SECURE=false` the `__Host-` prefix (which requires
+//! `Secure`) and the `Secure` attribute are dropped.
+
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite, time};
+
+use super::RefreshToken;
+
+/// How the refresh cookie is written.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshCookie {
+    secure: bool,
+}
+
+impl RefreshCookie {
+    /// The cookie for `WRISTBAND_COOKIE_SECURE = secure`.
+    pub fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    /// The cookie's name.
+    pub fn name(&self) -> &'static str {
+        if self.secure {
+            "__Host-wristband_refresh"
+        } else {
+            "wristband_refresh"
+        }
+    }
+
+    fn build(&self, value: String, max_age_secs: i64) -> Cookie<'static> {
+        Cookie::build(self.name(), value)
+            .path("/")
+            .secure(self.secure)
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .max_age(time::Duration::seconds(max_age_secs.max(0)))
+            .finish()
+    }
+
+    /// The cookie carrying `token`, living `max_age_secs`.
+    pub fn set(&self, token: &RefreshToken, max_age_secs: i64) -> Cookie<'static> {
+        self.build(token.expose().to_owned(), max_age_secs)
+    }
+
+    /// The cookie that deletes it: same attributes, empty value, `Max-Age=0`.
+    pub fn clear(&self) -> Cookie<'static> {
+        self.build(String::new(), 0)
+    }
+
+    /// The refresh token the request carries, if any.
+    pub fn read(&self, req: &HttpRequest) -> Option<String> {
+        req.cookie(self.name())
+            .map(|c| c.value().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::RefreshKey;
+
+    #[test]
+    fn secure_cookie_has_every_attribute() {
+        let token = RefreshKey::derive(b"k").issue(uuid::Uuid::new_v4(), 1);
+        let text = RefreshCookie::new(true).set(&token, 600).to_string();
+        assert!(text.starts_with("__Host-wristband_refresh=wbr1."));
+        for attribute in [
+            "Path=/",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Strict",
+            "Max-Age=600",
+        ] {
+            assert!(text.contains(attribute), "{attribute} missing from {text}");
+        }
+        assert!(
+            !text.contains("Domain"),
+            "__Host- cookies must not carry Domain"
+        );
+    }
+
+    #[test]
+    fn insecure_cookie_drops_prefix_and_secure() {
+        let text = RefreshCookie::new(false).clear().to_string();
+        assert!(text.starts_with("wristband_refresh=;"));
+        assert!(!text.contains("Secure"));
+        assert!(text.contains("Max-Age=0") && text.contains("HttpOnly"));
+    }
+}

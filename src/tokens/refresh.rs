@@ -1,0 +1,132 @@
+//! Refresh tokens: opaque strings that never touch the database.
+//!
+//! A token is `wbr1.` + base64url(session id ‖ generation ‖ MAC), where the MAC
+//! is HMAC-SHA-256 under a key derived from the signing secret. The database
+//! keeps only the session's current generation, so a copy of the database alone
+//! cannot produce a presentable token (when the secret is configured outside
+//! it), and the token of any generation can be recomputed: that is what lets
+//! the grace window hand every tab *the same* successor. The MAC gives the
+//! token 256 bits that cannot be guessed.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use uuid::Uuid;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const PREFIX: &str = "wbr1.";
+const DOMAIN: &[u8] = b"wristband refresh token v1";
+const BODY_LEN: usize = 16 + 8;
+const MAC_LEN: usize = 32;
+
+/// A presentable refresh token. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    /// The token text, for the cookie only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken([redacted])")
+    }
+}
+
+/// The key that makes and checks refresh tokens.
+#[derive(Clone)]
+pub struct RefreshKey([u8; 32]);
+
+impl fmt::Debug for RefreshKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshKey([redacted])")
+    }
+}
+
+impl RefreshKey {
+    /// Derives the refresh key from the server secret, separated from the JWT
+    /// key by its own label.
+    pub fn derive(secret: &[u8]) -> Self {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+        mac.update(b"wristband refresh key");
+        Self(mac.finalize().into_bytes().into())
+    }
+
+    fn mac(&self, body: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(DOMAIN);
+        mac.update(body);
+        mac
+    }
+
+    /// The token of generation `generation` of session `session_id`.
+    pub fn issue(&self, session_id: Uuid, generation: i64) -> RefreshToken {
+        let mut raw = Vec::with_capacity(BODY_LEN + MAC_LEN);
+        raw.extend_from_slice(session_id.as_bytes());
+        raw.extend_from_slice(&generation.to_be_bytes());
+        let tag = self.mac(&raw).finalize().into_bytes();
+        raw.extend_from_slice(&tag);
+        RefreshToken(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw)))
+    }
+
+    /// The session and generation a token names, if this server made it.
+    /// The MAC is compared in constant time.
+    pub fn parse(&self, token: &str) -> Option<(Uuid, i64)> {
+        let raw = URL_SAFE_NO_PAD.decode(token.strip_prefix(PREFIX)?).ok()?;
+        if raw.len() != BODY_LEN + MAC_LEN {
+            return None;
+        }
+        let (body, tag) = raw.split_at(BODY_LEN);
+        self.mac(body).verify_slice(tag).ok()?;
+        let session_id = Uuid::from_slice(&body[..16]).ok()?;
+        let generation = i64::from_be_bytes(body[16..].try_into().ok()?);
+        Some((session_id, generation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_are_deterministic() {
+        let key = RefreshKey::derive(b"a secret of thirty-two bytes at least!");
+        let sid = Uuid::new_v4();
+        let token = key.issue(sid, 7);
+        assert_eq!(key.parse(token.expose()), Some((sid, 7)));
+        assert_eq!(
+            key.issue(sid, 7),
+            token,
+            "the same generation gives the same token"
+        );
+        assert_ne!(key.issue(sid, 8), token);
+    }
+
+    #[test]
+    fn forged_or_foreign_tokens_are_refused() {
+        let key = RefreshKey::derive(b"a secret of thirty-two bytes at least!");
+        let other = RefreshKey::derive(b"another secret of thirty-two bytes!!!");
+        let token = key.issue(Uuid::new_v4(), 1);
+        assert_eq!(other.parse(token.expose()), None);
+        let mut tampered = token.expose().to_owned();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(key.parse(&tampered), None);
+        assert_eq!(key.parse("wbr1.not-base64!"), None);
+        assert_eq!(key.parse(""), None);
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let key = RefreshKey::derive(b"k");
+        let token = key.issue(Uuid::new_v4(), 1);
+        assert!(!format!("{token:?}").contains(&token.expose()[5..]));
+    }
+}
