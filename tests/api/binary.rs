@@ -1,0 +1,82 @@
+//! The `wristband` binary: start-up line, sub-commands, and configuration errors.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn wristband(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wristband"));
+    // A clean environment: no developer .env, no inherited settings.
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+#[test]
+fn bad_settings_stop_start_up_with_one_line_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (variable, value) in [
+        ("WRISTBAND_ACCESS_TTL", "banana"),
+        ("WRISTBAND_JWT_SECRET", "too-short"),
+        ("WRISTBAND_DATABASE_URL", "mysql://localhost/db"),
+        ("WRISTBAND_BCRYPT_COST", "99"),
+        ("WRISTBAND_COOKIE_SECURE", "perhaps"),
+    ] {
+        let output = wristband(dir.path()).env(variable, value).output().unwrap();
+        assert!(!output.status.success(), "{variable}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(variable), "{stderr}");
+        assert!(!stderr.contains("panicked"));
+        if variable == "WRISTBAND_JWT_SECRET" {
+            assert!(!stderr.contains(value), "the secret is not echoed");
+        }
+    }
+}
+
+#[test]
+fn serve_prints_the_address_first_and_migrate_migrates() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = wristband(dir.path())
+        .args(["migrate", "--database-url", "sqlite://migrated.db"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(dir.path().join("migrated.db").exists());
+
+    let mut child = wristband(dir.path())
+        .env("WRISTBAND_BIND", "127.0.0.1:0")
+        .env("WRISTBAND_BCRYPT_COST", "4")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("wristband listening on ")
+        .map(str::to_owned);
+    let answered = address.as_ref().map(|a| {
+        let host = a.strip_prefix("http://").unwrap();
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(address.is_some(), "first line was {line:?}");
+    assert!(answered.unwrap().starts_with("HTTP/1.1 200"));
+    // The default database file was created in the working directory.
+    assert!(dir.path().join("wristband.db").exists());
+}

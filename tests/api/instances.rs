@@ -1,0 +1,47 @@
+//! Several instances on one database: a generated secret is shared, and a
+//! revocation on one is seen by the others within a second.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::helpers::{backends, base_settings, fresh_database, spawn_on};
+
+#[actix_web::test]
+async fn instances_share_the_generated_secret_and_see_revocations_within_a_second() {
+    for backend in backends() {
+        let (url, dir) = fresh_database(backend);
+        let mut settings = base_settings();
+        settings.jwt_secret = None;
+        let a = spawn_on(url.clone(), dir.clone(), settings.clone()).await;
+        let b = spawn_on(url, dir, settings).await;
+
+        let user = a.new_user().await;
+        // B accepts A's tokens: one generated key, kept in the database.
+        assert_eq!(b.me(&user.access_token).await.status(), StatusCode::OK);
+        let (_, refreshed) = b.refresh_ok(&user.refresh).await;
+
+        assert_eq!(
+            a.logout(Some(&refreshed), None).await.status(),
+            StatusCode::NO_CONTENT
+        );
+        // A refuses at once; B within its one-second cache.
+        assert_eq!(
+            a.me(&user.access_token).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let revoked_at = Instant::now();
+        loop {
+            let status = b.me(&user.access_token).await.status();
+            if status == StatusCode::UNAUTHORIZED {
+                break;
+            }
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                revoked_at.elapsed() < Duration::from_millis(1500),
+                "{backend:?}: B still accepts after 1.5 s"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

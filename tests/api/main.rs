@@ -1,0 +1,14 @@
+//! Integration tests: a real Wristband on port 0, a fresh database per test,
+//! driven through HTTP. One file per area.
+
+mod access_tokens;
+mod binary;
+mod health;
+mod helpers;
+mod instances;
+mod login;
+mod logout;
+mod password;
+mod refresh;
+mod register;
+mod sessions;
