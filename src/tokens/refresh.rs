@@ -40,9 +40,10 @@ impl fmt::Debug for RefreshToken {
     }
 }
 
-/// The key that makes and checks refresh tokens.
+/// The key that makes and checks refresh tokens: an HMAC keyed once, cloned
+/// for each token.
 #[derive(Clone)]
-pub struct RefreshKey([u8; 32]);
+pub struct RefreshKey(HmacSha256);
 
 impl fmt::Debug for RefreshKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -54,13 +55,18 @@ impl RefreshKey {
     /// Derives the refresh key from the server secret, separated from the JWT
     /// key by its own label.
     pub fn derive(secret: &[u8]) -> Self {
-        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-        mac.update(b"wristband refresh key");
-        Self(mac.finalize().into_bytes().into())
+        // HMAC accepts keys of any length: `new_from_slice` cannot fail, and
+        // the fallback is never taken.
+        let keyed = |key: &[u8]| {
+            HmacSha256::new_from_slice(key).unwrap_or_else(|_| HmacSha256::new(&Default::default()))
+        };
+        let mut derivation = keyed(secret);
+        derivation.update(b"wristband refresh key");
+        Self(keyed(&derivation.finalize().into_bytes()))
     }
 
     fn mac(&self, body: &[u8]) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac = self.0.clone();
         mac.update(DOMAIN);
         mac.update(body);
         mac

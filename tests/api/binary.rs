@@ -40,6 +40,7 @@ fn serve_prints_the_address_first_and_migrate_migrates() {
     let dir = tempfile::tempdir().unwrap();
     let status = wristband(dir.path())
         .args(["migrate", "--database-url", "sqlite://migrated.db"])
+        .stderr(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
@@ -79,4 +80,17 @@ fn serve_prints_the_address_first_and_migrate_migrates() {
     assert!(answered.unwrap().starts_with("HTTP/1.1 200"));
     // The default database file was created in the working directory.
     assert!(dir.path().join("wristband.db").exists());
+}
+
+#[test]
+fn a_dotenv_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "WRISTBAND_SESSION_MAX_AGE=forever\n",
+    )
+    .unwrap();
+    let output = wristband(dir.path()).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("WRISTBAND_SESSION_MAX_AGE"));
 }
