@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::db::audit::AuditRow;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
 
@@ -125,5 +126,103 @@ pub struct PasswordChange {
 impl std::fmt::Debug for PasswordChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PasswordChange([redacted])")
+    }
+}
+
+/// `{users, total}`: a page of users and how many match in all.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UserList {
+    /// This page.
+    pub users: Vec<User>,
+    /// All matches, ignoring `limit` and `offset`.
+    pub total: i64,
+}
+
+/// `GET /admin/users` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserQuery {
+    /// Part of the email to look for (case-insensitive).
+    pub email: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// Users to skip (default 0).
+    pub offset: Option<i64>,
+}
+
+/// `POST /admin/users` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    /// Email as typed.
+    pub email: String,
+    /// Initial password.
+    pub password: String,
+    /// `user` (default) or `admin`.
+    pub role: Option<String>,
+}
+
+impl std::fmt::Debug for NewUserRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUserRequest")
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `PATCH /admin/users/{id}` body: what to change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// New role.
+    pub role: Option<String>,
+    /// New disabled state.
+    pub disabled: Option<bool>,
+}
+
+/// `GET /admin/audit` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only events about this user.
+    pub user_id: Option<uuid::Uuid>,
+    /// How many, newest first, 1–1000 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// An audit event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Increasing id.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What: `login_succeeded`, `refresh_reused`, `user_updated`, …
+    pub event: String,
+    /// The user the event is about.
+    pub user_id: Option<String>,
+    /// The admin who acted, when not the user.
+    pub actor_id: Option<String>,
+    /// The session concerned.
+    pub session_id: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(row: AuditRow) -> Self {
+        Self {
+            id: row.id,
+            at: utc(row.at),
+            event: row.event,
+            user_id: row.user_id,
+            actor_id: row.actor_id,
+            session_id: row.session_id,
+            ip: row.ip,
+            user_agent: row.user_agent,
+        }
     }
 }

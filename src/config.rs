@@ -397,15 +397,25 @@ impl Config {
         let trust_proxy =
             Reader::new("WRISTBAND_TRUST_PROXY", &s.trust_proxy).parse(false, parse_bool)?;
 
-        let admin_email = Reader::new("WRISTBAND_ADMIN_EMAIL", &s.admin_email)
-            .parse(None, |v| Ok(Some(v.to_owned())))?;
-        let admin_password = s
-            .admin_password
-            .clone()
-            .filter(|p| !p.is_empty())
-            .map(Secret::new);
+        let admin_email =
+            Reader::new("WRISTBAND_ADMIN_EMAIL", &s.admin_email).parse(None, |v| {
+                crate::auth::email::normalize(v)
+                    .map(Some)
+                    .map_err(|_| format!("{v:?} is not an email address"))
+            })?;
+        let admin_password = s.admin_password.clone().filter(|p| !p.is_empty());
+        if let Some(password) = &admin_password {
+            crate::auth::password::check_policy(password)
+                .map_err(|_| invalid("WRISTBAND_ADMIN_PASSWORD", "must be 8 to 72 bytes"))?;
+        }
         let admin = match (admin_email, admin_password) {
-            (Some(email), Some(password)) => Some((email, password)),
+            (Some(email), Some(password)) => Some((email, Secret::new(password))),
+            (Some(_), None) => {
+                return Err(invalid(
+                    "WRISTBAND_ADMIN_EMAIL",
+                    "is set but WRISTBAND_ADMIN_PASSWORD is not",
+                ));
+            }
             _ => None,
         };
 
@@ -495,6 +505,18 @@ mod tests {
         assert_eq!(e.variable, "WRISTBAND_ALLOWED_ORIGINS");
         let e = config(|s| s.bind = Some("nowhere".into())).unwrap_err();
         assert_eq!(e.variable, "WRISTBAND_BIND");
+        let e = config(|s| s.admin_email = Some("root@example.com".into())).unwrap_err();
+        assert_eq!(
+            e.variable, "WRISTBAND_ADMIN_EMAIL",
+            "an admin email needs a password"
+        );
+        let e = config(|s| {
+            s.admin_email = Some("root@example.com".into());
+            s.admin_password = Some("short".into());
+        })
+        .unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_ADMIN_PASSWORD");
+        assert!(!e.to_string().contains("short"));
     }
 
     #[test]

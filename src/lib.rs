@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod tokens;
+pub mod users;
 
 pub use config::Config;
 pub use startup::Application;

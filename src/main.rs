@@ -1,12 +1,13 @@
 //! The `wristband` binary: parse the command line, validate the configuration,
 //! then serve or migrate. Any failure is one line on stderr and a non-zero exit.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wristband::config::{Config, Settings};
 use wristband::startup::{self, Application};
+use wristband::users::{self, AdminSetup};
 
 /// Self-hosted authentication server.
 #[derive(Parser)]
@@ -24,6 +25,14 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Create an admin, or make an existing account admin with this password
+    /// (enabled, sessions revoked). The password comes from
+    /// WRISTBAND_ADMIN_PASSWORD, else from stdin (not echoed on a terminal).
+    CreateAdmin {
+        /// The admin's email.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -48,6 +57,9 @@ fn main() -> ExitCode {
         Command::Migrate => {
             startup::prepare_database(&config).map(|_| eprintln!("wristband: migrations applied"))
         }
+        Command::CreateAdmin { email } => {
+            create_admin(&config, cli.settings.admin_password, &email)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,4 +79,44 @@ fn serve(config: Config) -> Result<(), startup::StartupError> {
             .await
             .map_err(|e| startup::StartupError(e.to_string()))
     })
+}
+
+fn read_password(email: &str) -> Result<String, startup::StartupError> {
+    let failed =
+        |e: std::io::Error| startup::StartupError(format!("cannot read the password: {e}"));
+    if std::io::stdin().is_terminal() {
+        let password =
+            rpassword::prompt_password(format!("Password for {email}: ")).map_err(failed)?;
+        let again = rpassword::prompt_password("Repeat the password: ").map_err(failed)?;
+        if password != again {
+            return Err(startup::StartupError("the passwords differ".into()));
+        }
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(failed)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn create_admin(
+    config: &Config,
+    password: Option<String>,
+    email: &str,
+) -> Result<(), startup::StartupError> {
+    let password = match password.filter(|p| !p.is_empty()) {
+        Some(password) => password,
+        None => read_password(email)?,
+    };
+    let (db, _) = startup::prepare_database(config)?;
+    let mut conn = db
+        .get()
+        .map_err(|_| startup::StartupError("database unavailable".into()))?;
+    let outcome = users::setup_admin(&mut conn, email, &password, config.bcrypt_cost, true)
+        .map_err(|e| startup::StartupError(e.to_string()))?;
+    let what = match outcome {
+        AdminSetup::Created => "created",
+        _ => "updated (admin, enabled, new password, sessions revoked)",
+    };
+    eprintln!("wristband: admin {email} {what}");
+    Ok(())
 }

@@ -24,19 +24,16 @@ use chrono::NaiveDateTime;
 use diesel::Connection;
 use uuid::Uuid;
 
-use crate::api::{Credentials, PasswordChange, Session, TokenResponse, User};
+use crate::api::{Credentials, PasswordChange, Session, TokenResponse};
 use crate::auth::{AuthUser, ClientInfo, email, password};
 use crate::db::audit::{AuditKind, NewAuditEvent};
 use crate::db::sessions::{NewSession, SessionRow};
 use crate::db::token_versions::TokenVersion;
-use crate::db::users::{NewUser, UserRow};
+use crate::db::users::UserRow;
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, GrantFailure};
 use crate::state::AppState;
 use crate::tokens::{AccessClaims, RefreshToken};
-
-/// Role of users who register themselves.
-pub const ROLE_USER: &str = "user";
 
 /// Tokens handed out by login, refresh and password change.
 #[derive(Debug)]
@@ -50,7 +47,7 @@ pub struct Issued {
 }
 
 /// Runs blocking CPU work (bcrypt) on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(f).await.map_err(|e| {
@@ -88,45 +85,6 @@ fn issue(
         refresh: state.refresh_key.issue(session_id, generation),
         cookie_max_age: (ends_at - db::now()).num_seconds().max(0),
     })
-}
-
-/// Creates a user with a policy-checked password; `EmailTaken` if it exists.
-/// The caller decides who may (registration setting, admin).
-pub async fn create_user(
-    state: &AppState,
-    email: &str,
-    password: String,
-    role: &'static str,
-    client: ClientInfo,
-    actor: Option<Uuid>,
-) -> Result<User, ApiError> {
-    let email = email::normalize(email)?;
-    password::check_policy(&password)?;
-    let cost = state.config.bcrypt_cost;
-    let hash = blocking(move || password::hash(&password, cost)).await??;
-    state
-        .db
-        .run(move |conn| {
-            let (id, now) = (Uuid::new_v4().to_string(), db::now());
-            let new = NewUser {
-                id: &id,
-                email: &email,
-                password_hash: &hash,
-                role,
-                disabled: false,
-                created_at: now,
-                updated_at: now,
-            };
-            let user = new.insert(conn)?;
-            let actor = actor.map(|a| a.to_string());
-            let mut event = NewAuditEvent::new(AuditKind::UserCreated, &client).user(&id);
-            if let Some(actor) = &actor {
-                event = event.actor(actor);
-            }
-            event.insert(conn)?;
-            Ok(User::from(user))
-        })
-        .await
 }
 
 /// Checks credentials and opens a new session. Unknown email, wrong password
@@ -358,6 +316,30 @@ pub fn revoke_all_for_user(
         event.insert(conn)?;
         Ok(version)
     })
+}
+
+/// Admin revoke-all: every session and access token of `user_id` dies.
+/// 404 for an unknown user.
+pub async fn revoke_user_sessions(
+    state: &AppState,
+    user_id: Uuid,
+    actor: Uuid,
+    client: ClientInfo,
+) -> Result<(), ApiError> {
+    let id = user_id.to_string();
+    state
+        .db
+        .run(move |conn| {
+            UserRow::find(conn, &id)?.ok_or(ApiError::NotFound)?;
+            let actor = actor.to_string();
+            let event = NewAuditEvent::new(AuditKind::UserSessionsRevoked, &client)
+                .user(&id)
+                .actor(&actor);
+            revoke_all_for_user(conn, &id, None, event)
+        })
+        .await?;
+    state.liveness.forget_user(&user_id.to_string());
+    Ok(())
 }
 
 /// Logout everywhere: every session and access token of the caller dies.

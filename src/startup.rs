@@ -19,6 +19,7 @@ use crate::db::{self, Database, settings};
 use crate::routes;
 use crate::state::AppState;
 use crate::tokens::{AccessTokens, RefreshCookie, RefreshKey};
+use crate::users::{self, AdminSetup};
 
 /// How long a liveness answer is trusted: the bound on how late another
 /// instance sees a revocation.
@@ -68,12 +69,38 @@ pub fn prepare_database(config: &Config) -> Result<(Database, Vec<u8>), StartupE
     Ok((db, secret))
 }
 
+/// Makes sure the admin of `WRISTBAND_ADMIN_EMAIL` exists (idempotent: an
+/// existing account is promoted if needed, never reset). Blocking.
+fn ensure_configured_admin(config: &Config, db: &Database) -> Result<(), StartupError> {
+    let Some((email, password)) = &config.admin else {
+        return Ok(());
+    };
+    let mut conn = db
+        .get()
+        .map_err(|_| StartupError("database unavailable".into()))?;
+    let outcome = users::setup_admin(
+        &mut conn,
+        email,
+        password.expose(),
+        config.bcrypt_cost,
+        false,
+    )
+    .map_err(|e| StartupError(format!("cannot set up WRISTBAND_ADMIN_EMAIL: {e}")))?;
+    match outcome {
+        AdminSetup::Created => log::info!("created admin {email}"),
+        AdminSetup::Promoted => log::warn!("promoted existing user {email} to admin"),
+        AdminSetup::Reset | AdminSetup::Unchanged => {}
+    }
+    Ok(())
+}
+
 impl Application {
     /// Does everything up to and including binding the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let prepared = config.clone();
         let (db, secret, dummy_hash) = web::block(move || {
             let (db, secret) = prepare_database(&prepared)?;
+            ensure_configured_admin(&prepared, &db)?;
             let dummy_hash = password::hash(&random_secret(), prepared.bcrypt_cost)
                 .map_err(|_| StartupError("bcrypt failed".into()))?;
             Ok::<_, StartupError>((db, secret, dummy_hash))

@@ -1,6 +1,7 @@
 //! Request extractors: [`AuthUser`] (the one place that parses the
-//! `Authorization` header and authenticates a Bearer token) and [`ClientInfo`]
-//! (IP and user agent, for sessions and the audit log).
+//! `Authorization` header and authenticates a Bearer token), [`AdminUser`]
+//! (the same, plus the current role must be admin) and [`ClientInfo`] (IP and
+//! user agent, for sessions and the audit log).
 
 use std::future::{Ready, ready};
 
@@ -99,6 +100,30 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let (state, token) = prepared?;
             Self::authenticate(&state, &token).await
+        })
+    }
+}
+
+/// An authenticated caller whose *current* role is admin: 401 without a valid
+/// token, 403 `forbidden` for anyone else. The role comes from the liveness
+/// check, not the token, and role changes bump the token version, so a demoted
+/// admin's old token stops working at once.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            if caller.role == crate::users::ROLE_ADMIN {
+                Ok(Self(caller))
+            } else {
+                Err(ApiError::Forbidden)
+            }
         })
     }
 }

@@ -8,5 +8,5 @@ pub mod extract;
 pub mod liveness;
 pub mod password;
 
-pub use extract::{AuthUser, ClientInfo};
+pub use extract::{AdminUser, AuthUser, ClientInfo};
 pub use liveness::LivenessCache;

@@ -25,8 +25,12 @@ pub enum AuditKind {
     LogoutAll,
     /// The user changed their password; other sessions ended.
     PasswordChanged,
-    /// One session revoked from the sessions list.
+    /// One session revoked by its user (sessions list) or an admin.
     SessionRevoked,
+    /// An admin revoked every session of a user.
+    UserSessionsRevoked,
+    /// Role or disabled state changed (or the password reset by `create-admin`).
+    UserUpdated,
 }
 
 impl AuditKind {
@@ -41,6 +45,8 @@ impl AuditKind {
             Self::LogoutAll => "logout_all",
             Self::PasswordChanged => "password_changed",
             Self::SessionRevoked => "session_revoked",
+            Self::UserSessionsRevoked => "user_sessions_revoked",
+            Self::UserUpdated => "user_updated",
         }
     }
 }

@@ -63,6 +63,50 @@ impl UserRow {
             .optional()
     }
 
+    /// Users whose email contains `email` (all when `None`), oldest first.
+    pub fn list(
+        conn: &mut DbConnection,
+        email: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> QueryResult<Vec<Self>> {
+        let mut query = users::table.select(Self::as_select()).into_boxed();
+        if let Some(email) = email {
+            query = query.filter(users::email.like(contains_pattern(email)).escape('\\'));
+        }
+        query
+            .order((users::created_at.asc(), users::id.asc()))
+            .limit(limit)
+            .offset(offset)
+            .load(conn)
+    }
+
+    /// How many users [`UserRow::list`] would find without paging.
+    pub fn count(conn: &mut DbConnection, email: Option<&str>) -> QueryResult<i64> {
+        let mut query = users::table.count().into_boxed();
+        if let Some(email) = email {
+            query = query.filter(users::email.like(contains_pattern(email)).escape('\\'));
+        }
+        query.get_result(conn)
+    }
+
+    /// Sets role and disabled flag.
+    pub fn set_role_and_state(
+        conn: &mut DbConnection,
+        id: &str,
+        role: &str,
+        disabled: bool,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::role.eq(role),
+                users::disabled.eq(disabled),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+    }
+
     /// Replaces the password hash.
     pub fn set_password_hash(
         conn: &mut DbConnection,
@@ -74,6 +118,15 @@ impl UserRow {
             .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
             .execute(conn)
     }
+}
+
+/// `%text%` for LIKE, with LIKE's own wildcards in `text` escaped.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// A user to create.

@@ -9,8 +9,9 @@ use crate::auth::extract::verified_claims;
 use crate::auth::{AuthUser, ClientInfo};
 use crate::config::Registration;
 use crate::error::ApiError;
-use crate::sessions::{self, ROLE_USER};
+use crate::sessions;
 use crate::state::AppState;
+use crate::users::{self, ROLE_USER};
 
 /// `POST /auth/register`: 201 `{"user": User}`.
 pub async fn register(
@@ -22,7 +23,7 @@ pub async fn register(
         return Err(ApiError::RegistrationClosed);
     }
     let Credentials { email, password } = body.into_inner();
-    let user = sessions::create_user(&state, &email, password, ROLE_USER, client, None).await?;
+    let user = users::create_user(&state, &email, password, ROLE_USER, client, None).await?;
     Ok(HttpResponse::Created().json(Registered { user }))
 }
 

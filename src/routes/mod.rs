@@ -2,6 +2,7 @@
 //! JSON 404/405 answers, and the one function that writes a token response
 //! with its cookie.
 
+pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod me;
@@ -37,6 +38,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/auth/me").route(web::get().to(me::me)))
         .service(resource("/auth/sessions").route(web::get().to(sessions::list)))
         .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::revoke)))
+        .service(
+            resource("/admin/users")
+                .route(web::get().to(admin::list_users))
+                .route(web::post().to(admin::create_user)),
+        )
+        .service(
+            resource("/admin/users/{id}")
+                .route(web::get().to(admin::get_user))
+                .route(web::patch().to(admin::update_user)),
+        )
+        .service(
+            resource("/admin/users/{id}/sessions")
+                .route(web::get().to(admin::list_user_sessions))
+                .route(web::delete().to(admin::revoke_user_sessions)),
+        )
+        .service(resource("/admin/sessions/{id}").route(web::delete().to(admin::revoke_session)))
+        .service(resource("/admin/audit").route(web::get().to(admin::audit)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/").route(web::get().to(health::index)));

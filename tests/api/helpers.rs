@@ -87,6 +87,18 @@ pub fn base_settings() -> Settings {
     }
 }
 
+/// The admin every [`admin_settings`] server creates at start-up.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+
+/// [`base_settings`] plus a start-up admin.
+pub fn admin_settings() -> Settings {
+    Settings {
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(PASSWORD.into()),
+        ..base_settings()
+    }
+}
+
 /// A database URL for `backend`, and the directory that holds it (SQLite).
 pub fn fresh_database(backend: Backend) -> (String, Option<std::sync::Arc<TempDir>>) {
     match backend {
@@ -123,6 +135,7 @@ pub async fn spawn_on(
         address,
         database_url,
         client: reqwest::Client::builder()
+            .user_agent("wristband-tests")
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
@@ -303,6 +316,34 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
+    /// Any method, with an optional Bearer token and JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn patch_json(&self, path: &str, bearer: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::PATCH, path, Some(bearer), Some(body))
+            .await
+    }
+
+    /// Logs in as the start-up admin of [`admin_settings`].
+    pub async fn admin(&self) -> LoggedIn {
+        self.login_with(ADMIN_EMAIL, PASSWORD).await
+    }
+
     pub async fn delete(&self, path: &str, bearer: &str) -> Response {
         self.client
             .delete(self.url(path))
@@ -321,7 +362,12 @@ impl TestApp {
             "register: {}",
             registered.status()
         );
-        let response = self.login(email, PASSWORD).await;
+        self.login_with(email, PASSWORD).await
+    }
+
+    /// Logs in an existing user with `password`.
+    pub async fn login_with(&self, email: &str, password: &str) -> LoggedIn {
+        let response = self.login(email, password).await;
         assert_eq!(response.status(), StatusCode::OK, "login");
         let refresh = refresh_cookie(response.headers()).expect("login sets the refresh cookie");
         let body = json_body(response).await;
@@ -334,6 +380,18 @@ impl TestApp {
                 .to_owned(),
             refresh,
         }
+    }
+
+    /// The id of the session an access token belongs to.
+    pub async fn current_session_id(&self, access_token: &str) -> String {
+        let sessions = json_body(self.get("/auth/sessions", access_token).await).await;
+        let current = sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == true)
+            .expect("a current session");
+        current["id"].as_str().unwrap().to_owned()
     }
 
     /// A new user, logged in once.

@@ -2,6 +2,8 @@
 //! driven through HTTP. One file per area.
 
 mod access_tokens;
+mod admin;
+mod admin_bootstrap;
 mod binary;
 mod health;
 mod helpers;
