@@ -389,6 +389,7 @@ pub async fn change_password(
         caller.session_id.to_string(),
         state.idle_ttl(),
     );
+    let caller_version = caller.version;
     let (user, version, generation, ends_at) = state
         .db
         .run(move |conn| {
@@ -399,6 +400,11 @@ pub async fn change_password(
                     .user(&id)
                     .session(&sid);
                 let version = revoke_all_for_user(conn, &id, Some(&sid), event)?;
+                if version != caller_version + 1 {
+                    // Another change (another password change, a logout-all)
+                    // committed since this caller's token was checked.
+                    return Err(ApiError::InvalidToken);
+                }
                 let generation =
                     SessionRow::rekey(conn, &sid, version, now)?.ok_or(ApiError::InvalidToken)?;
                 let session = SessionRow::find(conn, &sid)?.ok_or(ApiError::InvalidToken)?;

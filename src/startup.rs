@@ -90,6 +90,12 @@ fn ensure_configured_admin(config: &Config, db: &Database) -> Result<(), Startup
         AdminSetup::Created => log::info!("created admin {email}"),
         AdminSetup::Promoted => log::warn!("promoted existing user {email} to admin"),
         AdminSetup::Reset | AdminSetup::Unchanged => {}
+        AdminSetup::Refused => {
+            return Err(StartupError(format!(
+                "WRISTBAND_ADMIN_EMAIL {email} belongs to an existing non-admin account whose password is not \
+                 WRISTBAND_ADMIN_PASSWORD; not promoting it (to take it over: wristband create-admin --email {email})"
+            )));
+        }
     }
     Ok(())
 }

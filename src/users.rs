@@ -48,13 +48,11 @@ fn insert_user(
         created_at: now,
         updated_at: now,
     };
-    let user = new.insert(conn)?;
     let mut event = NewAuditEvent::new(AuditKind::UserCreated, client).user(&id);
     if let Some(actor) = actor {
         event = event.actor(actor);
     }
-    event.insert(conn)?;
-    Ok(user)
+    new.insert(conn, &event)
 }
 
 /// Creates a user (registration, or an admin when `actor` is set);
@@ -125,15 +123,21 @@ pub async fn update_user(
         .db
         .run(move |conn| {
             let user = UserRow::find(conn, &target)?.ok_or(ApiError::NotFound)?;
-            let (role, disabled) = (
-                role.unwrap_or(&user.role).to_owned(),
-                disabled.unwrap_or(user.disabled),
-            );
-            if role == user.role && disabled == user.disabled {
+            // Write only what the request changes, so two admins changing
+            // different fields at once do not undo each other.
+            let role = role.filter(|r| *r != user.role);
+            let disabled = disabled.filter(|d| *d != user.disabled);
+            if role.is_none() && disabled.is_none() {
                 return Ok(user);
             }
             diesel::Connection::transaction(conn, |conn| {
-                UserRow::set_role_and_state(conn, &target, &role, disabled, db::now())?;
+                let now = db::now();
+                if let Some(role) = role {
+                    UserRow::set_role(conn, &target, role, now)?;
+                }
+                if let Some(disabled) = disabled {
+                    UserRow::set_disabled(conn, &target, disabled, now)?;
+                }
                 let event = NewAuditEvent::new(AuditKind::UserUpdated, &client)
                     .user(&target)
                     .actor(&actor_id);
@@ -158,16 +162,21 @@ pub enum AdminSetup {
     Reset,
     /// Already an admin: nothing changed.
     Unchanged,
+    /// Not done: the account exists, is not an admin, and its password is not
+    /// the configured one (it may have been registered by someone else).
+    Refused,
 }
 
 /// Makes sure `email` is an admin. Blocking (bcrypt and Diesel): call it off
 /// the async workers.
 ///
 /// With `reset = false` (start-up from `WRISTBAND_ADMIN_EMAIL`) an existing
-/// account is only promoted: its password and disabled state are left alone,
-/// so restarts never undo a password change or an admin's decision. With
-/// `reset = true` (`wristband create-admin`, the way back in) the password is
-/// set and the account enabled as well.
+/// admin is left alone (a changed password or a disabled state sticks across
+/// restarts), and an existing non-admin is promoted only if its password is
+/// the configured one: with open registration anyone could have registered
+/// that email first. With `reset = true` (`wristband create-admin`, the
+/// operator's way back in) the password is set and the account enabled and
+/// promoted whatever it was.
 pub fn setup_admin(
     conn: &mut DbConnection,
     email: &str,
@@ -192,6 +201,9 @@ pub fn setup_admin(
         if !reset && user.role == ROLE_ADMIN {
             return Ok(AdminSetup::Unchanged);
         }
+        if !reset && !password::verify(password, &user.password_hash) {
+            return Ok(AdminSetup::Refused);
+        }
         let hash = if reset {
             Some(password::hash(password, cost)?)
         } else {
@@ -199,9 +211,9 @@ pub fn setup_admin(
         };
         diesel::Connection::transaction(conn, |conn| {
             let now = db::now();
-            let disabled = if reset { false } else { user.disabled };
-            UserRow::set_role_and_state(conn, &user.id, ROLE_ADMIN, disabled, now)?;
+            UserRow::set_role(conn, &user.id, ROLE_ADMIN, now)?;
             if let Some(hash) = &hash {
+                UserRow::set_disabled(conn, &user.id, false, now)?;
                 UserRow::set_password_hash(conn, &user.id, hash, now)?;
             }
             let event = NewAuditEvent::new(AuditKind::UserUpdated, &client).user(&user.id);

@@ -5,9 +5,11 @@
 
 use std::future::{Ready, ready};
 
-use actix_web::dev::Payload;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
@@ -75,7 +77,13 @@ impl AuthUser {
         let claims = state.access.verify(token)?;
         let live = state
             .liveness
-            .check(&state.db, claims.sid, state.idle_ttl(), crate::db::now())
+            .check(
+                &state.db,
+                claims.sid,
+                claims.ver,
+                state.idle_ttl(),
+                crate::db::now(),
+            )
             .await?;
         match live {
             Some(live) if live.version == claims.ver && live.user_id == claims.sub.to_string() => {
@@ -96,6 +104,10 @@ impl FromRequest for AuthUser {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Already authenticated by `require_user` / `require_admin`.
+        if let Some(user) = req.extensions().get::<AuthUser>().cloned() {
+            return Box::pin(ready(Ok(user)));
+        }
         let prepared = state_of(req).and_then(|state| Ok((state, bearer_token(req)?)));
         Box::pin(async move {
             let (state, token) = prepared?;
@@ -128,11 +140,36 @@ impl FromRequest for AdminUser {
     }
 }
 
+/// Route middleware: authenticates the caller before the handler's other
+/// extractors run. actix-web polls a handler's extractors together and answers
+/// with the first error, so without this a bad path or body could answer 400
+/// or 404 before a missing token answers 401.
+pub async fn require_user(
+    user: AuthUser,
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    req.extensions_mut().insert(user);
+    next.call(req).await
+}
+
+/// Route middleware: like [`require_user`], and the caller must be an admin
+/// (401, then 403, before anything else about the request is looked at).
+pub async fn require_admin(
+    admin: AdminUser,
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    req.extensions_mut().insert(admin.0);
+    next.call(req).await
+}
+
 /// Where a request comes from, as recorded on sessions and audit events.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
-    /// Client IP: the peer, or with `WRISTBAND_TRUST_PROXY` the first
-    /// `X-Forwarded-For` entry.
+    /// Client IP: the peer, or with `WRISTBAND_TRUST_PROXY` the last
+    /// `X-Forwarded-For` entry (the one the trusted proxy appended; entries
+    /// to its left come from the client and can be forged).
     pub ip: Option<String>,
     /// `User-Agent`, cut to 256 characters.
     pub user_agent: Option<String>,
@@ -146,7 +183,7 @@ impl ClientInfo {
                     .get("x-forwarded-for")?
                     .to_str()
                     .ok()?
-                    .split(',')
+                    .rsplit(',')
                     .next()
                     .map(str::trim)
             })
@@ -177,6 +214,19 @@ impl FromRequest for ClientInfo {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn forwarded_ip_is_the_proxys_entry_and_only_when_trusted() {
+        let req = TestRequest::default()
+            .peer_addr("10.0.0.1:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "6.6.6.6, 203.0.113.7"))
+            .to_http_request();
+        assert_eq!(
+            ClientInfo::of(&req, true).ip.as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(ClientInfo::of(&req, false).ip.as_deref(), Some("10.0.0.1"));
+    }
 
     #[test]
     fn bearer_scheme_is_case_insensitive() {

@@ -87,20 +87,24 @@ impl LivenessCache {
 
     /// The live session `sid`, or `None` if it is revoked, ended, stale or
     /// unknown. From memory when a fresh answer is there, else from the database.
+    /// A token carrying a newer version than the remembered one (made by
+    /// another instance after a password change) is checked in the database.
     pub async fn check(
         &self,
         db: &Database,
         sid: Uuid,
+        token_version: i64,
         idle_ttl: TimeDelta,
         now: NaiveDateTime,
     ) -> Result<Option<LiveSession>, ApiError> {
         let epoch = {
             let inner = self.lock();
-            if let Some(entry) = inner
+            let fresh = inner
                 .entries
                 .get(&sid)
-                .filter(|e| e.fetched.elapsed() < self.ttl)
-            {
+                .filter(|e| e.fetched.elapsed() < self.ttl);
+            let outdated = |e: &&Entry| e.live.as_ref().is_some_and(|l| l.version < token_version);
+            if let Some(entry) = fresh.filter(|e| !outdated(e)) {
                 return Ok(entry.live.clone().filter(|live| live.ends_at > now));
             }
             inner.epoch

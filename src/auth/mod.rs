@@ -8,5 +8,5 @@ pub mod extract;
 pub mod liveness;
 pub mod password;
 
-pub use extract::{AdminUser, AuthUser, ClientInfo};
+pub use extract::{AdminUser, AuthUser, ClientInfo, require_admin, require_user};
 pub use liveness::LivenessCache;

@@ -81,7 +81,8 @@ impl SessionRow {
             })
     }
 
-    /// The user's sessions that are neither revoked nor past their ends.
+    /// The user's sessions that are neither revoked, stale (older token
+    /// version) nor past their ends.
     pub fn list_live(
         conn: &mut DbConnection,
         user_id: &str,
@@ -89,8 +90,10 @@ impl SessionRow {
         idle_ttl: TimeDelta,
     ) -> QueryResult<Vec<Self>> {
         sessions::table
+            .inner_join(token_versions::table.on(token_versions::user_id.eq(sessions::user_id)))
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::revoked_at.is_null())
+            .filter(sessions::token_version.eq(token_versions::version))
             .filter(sessions::expires_at.gt(now))
             .filter(sessions::last_refreshed_at.gt(now - idle_ttl))
             .order(sessions::created_at.desc())

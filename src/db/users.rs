@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::DbConnection;
+use super::audit::NewAuditEvent;
 use super::schema::users;
 use super::token_versions::TokenVersion;
 use crate::error::ApiError;
@@ -90,20 +91,27 @@ impl UserRow {
         query.get_result(conn)
     }
 
-    /// Sets role and disabled flag.
-    pub fn set_role_and_state(
+    /// Sets the role.
+    pub fn set_role(
         conn: &mut DbConnection,
         id: &str,
         role: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((users::role.eq(role), users::updated_at.eq(now)))
+            .execute(conn)
+    }
+
+    /// Sets the disabled flag.
+    pub fn set_disabled(
+        conn: &mut DbConnection,
+        id: &str,
         disabled: bool,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
         diesel::update(users::table.find(id))
-            .set((
-                users::role.eq(role),
-                users::disabled.eq(disabled),
-                users::updated_at.eq(now),
-            ))
+            .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
             .execute(conn)
     }
 
@@ -150,13 +158,19 @@ pub struct NewUser<'a> {
 }
 
 impl NewUser<'_> {
-    /// Inserts the user and their token version; `EmailTaken` if the email exists.
-    pub fn insert(&self, conn: &mut DbConnection) -> Result<UserRow, ApiError> {
+    /// Inserts the user, their token version and the `user_created` event in
+    /// one transaction; `EmailTaken` if the email exists.
+    pub fn insert(
+        &self,
+        conn: &mut DbConnection,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<UserRow, ApiError> {
         let result = conn.transaction(|conn| {
             diesel::insert_into(users::table)
                 .values(self)
                 .execute(conn)?;
             TokenVersion::create(conn, self.id)?;
+            event.insert(conn)?;
             users::table
                 .find(self.id)
                 .select(UserRow::as_select())

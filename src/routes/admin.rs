@@ -46,6 +46,14 @@ pub async fn list_users(
         "offset must not be negative",
     )?;
     let email = email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+    if email
+        .as_deref()
+        .is_some_and(|e| e.chars().any(char::is_control))
+    {
+        return Err(ApiError::InvalidRequest(
+            "email must not contain control characters",
+        ));
+    }
     let (users, total) = users::list_users(&state, email, limit, offset).await?;
     Ok(web::Json(UserList { users, total }))
 }

@@ -11,6 +11,9 @@ pub mod sessions;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, mime, web};
 
+use actix_web::middleware::from_fn;
+
+use crate::auth::{require_admin, require_user};
 use crate::error::ApiError;
 use crate::sessions::Issued;
 use crate::state::AppState;
@@ -33,31 +36,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/auth/login").route(web::post().to(auth::login)))
         .service(resource("/auth/refresh").route(web::post().to(auth::refresh)))
         .service(resource("/auth/logout").route(web::post().to(auth::logout)))
-        .service(resource("/auth/logout-all").route(web::post().to(auth::logout_all)))
-        .service(resource("/auth/password").route(web::post().to(auth::change_password)))
-        .service(resource("/auth/me").route(web::get().to(me::me)))
-        .service(resource("/auth/sessions").route(web::get().to(sessions::list)))
-        .service(resource("/auth/sessions/{id}").route(web::delete().to(sessions::revoke)))
+        .service(resource("/auth/logout-all").route(signed_in(web::post().to(auth::logout_all))))
+        .service(resource("/auth/password").route(signed_in(web::post().to(auth::change_password))))
+        .service(resource("/auth/me").route(signed_in(web::get().to(me::me))))
+        .service(resource("/auth/sessions").route(signed_in(web::get().to(sessions::list))))
+        .service(
+            resource("/auth/sessions/{id}").route(signed_in(web::delete().to(sessions::revoke))),
+        )
         .service(
             resource("/admin/users")
-                .route(web::get().to(admin::list_users))
-                .route(web::post().to(admin::create_user)),
+                .route(admin_only(web::get().to(admin::list_users)))
+                .route(admin_only(web::post().to(admin::create_user))),
         )
         .service(
             resource("/admin/users/{id}")
-                .route(web::get().to(admin::get_user))
-                .route(web::patch().to(admin::update_user)),
+                .route(admin_only(web::get().to(admin::get_user)))
+                .route(admin_only(web::patch().to(admin::update_user))),
         )
         .service(
             resource("/admin/users/{id}/sessions")
-                .route(web::get().to(admin::list_user_sessions))
-                .route(web::delete().to(admin::revoke_user_sessions)),
+                .route(admin_only(web::get().to(admin::list_user_sessions)))
+                .route(admin_only(web::delete().to(admin::revoke_user_sessions))),
         )
-        .service(resource("/admin/sessions/{id}").route(web::delete().to(admin::revoke_session)))
-        .service(resource("/admin/audit").route(web::get().to(admin::audit)))
+        .service(
+            resource("/admin/sessions/{id}")
+                .route(admin_only(web::delete().to(admin::revoke_session))),
+        )
+        .service(resource("/admin/audit").route(admin_only(web::get().to(admin::audit))))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/").route(web::get().to(health::index)));
+}
+
+/// A route that authenticates the Bearer token before anything else.
+fn signed_in(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(from_fn(require_user))
+}
+
+/// A route only admins reach: 401, then 403, before anything else.
+fn admin_only(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(from_fn(require_admin))
 }
 
 /// A resource whose unmatched methods get a JSON 405.

@@ -256,3 +256,34 @@ async fn the_authorization_header_is_parsed_strictly() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn authentication_comes_before_path_and_body_checks() {
+    each_backend(|app| async move {
+        let response = app
+            .client
+            .delete(app.url("/auth/sessions/not-a-uuid"))
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
+        let response = app
+            .client
+            .post(app.url("/auth/password"))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
+        let response = app
+            .client
+            .post(app.url("/auth/password"))
+            .header("content-type", "text/plain")
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
+    })
+    .await;
+}

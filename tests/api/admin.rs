@@ -43,33 +43,46 @@ async fn every_admin_route_needs_an_admin() {
         let session = session_ids(&app, &admin.access_token, &user.user_id)
             .await
             .remove(0);
-        let body = json!({"email": "x@example.com", "password": PASSWORD, "disabled": true});
-        for (method, path) in routes(&user.user_id, &session) {
-            let what = format!("{method} {path}");
-            let none = app.send(method.clone(), &path, None, Some(&body)).await;
-            assert_eq!(
-                none.status(),
-                StatusCode::UNAUTHORIZED,
-                "{what} without a token"
-            );
-            assert_eq!(json_body(none).await["error"], "missing_token", "{what}");
-            let bad = app
-                .send(method.clone(), &path, Some("e30.e30.e30"), Some(&body))
-                .await;
-            assert_eq!(
-                json_body(bad).await["error"],
-                "invalid_token",
-                "{what} with a bad token"
-            );
-            let forbidden = app
-                .send(method.clone(), &path, Some(&user.access_token), Some(&body))
-                .await;
-            assert_eq!(
-                forbidden.status(),
-                StatusCode::FORBIDDEN,
-                "{what} as a user"
-            );
-            assert_eq!(json_body(forbidden).await["error"], "forbidden", "{what}");
+        // Authorization is decided before the path or the body is looked at:
+        // bad ids and bodies a handler would refuse with 400/404 still get
+        // 401/403, every time.
+        let bodies = [
+            json!({"email": "x@example.com", "password": PASSWORD, "disabled": true}),
+            json!({"unknown": 1}),
+        ];
+        let mut cases = routes(&user.user_id, &session);
+        cases.extend(routes("not-a-uuid", "not-a-uuid"));
+        for (method, path) in cases {
+            for body in &bodies {
+                let what = format!("{method} {path} {body}");
+                let none = app.send(method.clone(), &path, None, Some(body)).await;
+                assert_eq!(
+                    none.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{what} without a token"
+                );
+                assert_eq!(json_body(none).await["error"], "missing_token", "{what}");
+                let bad = app
+                    .send(method.clone(), &path, Some("e30.e30.e30"), Some(body))
+                    .await;
+                assert_eq!(
+                    json_body(bad).await["error"],
+                    "invalid_token",
+                    "{what} with a bad token"
+                );
+                // A fresh session each time: its liveness is not cached, so the
+                // admin check is at its slowest against a failing path or body.
+                let fresh = app.login_with(&user.email, PASSWORD).await;
+                let forbidden = app
+                    .send(method.clone(), &path, Some(&fresh.access_token), Some(body))
+                    .await;
+                assert_eq!(
+                    forbidden.status(),
+                    StatusCode::FORBIDDEN,
+                    "{what} as a user"
+                );
+                assert_eq!(json_body(forbidden).await["error"], "forbidden", "{what}");
+            }
         }
         // Nothing happened to the user.
         assert_eq!(app.me(&user.access_token).await.status(), StatusCode::OK);
@@ -173,6 +186,11 @@ async fn admins_find_users_by_email_with_paging() {
         let response = app.get("/admin/users?limit=-1", &admin.access_token).await;
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
         let response = app.get("/admin/users?limit=ten", &admin.access_token).await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+        // A NUL byte would be a database error on PostgreSQL: refused up front.
+        let response = app
+            .get("/admin/users?email=a%00b", &admin.access_token)
+            .await;
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     })
     .await;

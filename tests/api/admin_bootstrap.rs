@@ -66,6 +66,48 @@ async fn an_existing_user_named_as_admin_is_promoted() {
     }
 }
 
+#[actix_web::test]
+async fn someone_elses_account_with_the_admin_email_is_not_promoted() {
+    for backend in backends() {
+        let (url, dir) = fresh_database(backend);
+        let plain = spawn_on(url.clone(), dir.clone(), base_settings()).await;
+        // With open registration, anyone could take the admin's email first.
+        assert_eq!(
+            plain
+                .register(ADMIN_EMAIL, "the squatter's password")
+                .await
+                .status(),
+            StatusCode::CREATED
+        );
+
+        let mut settings = admin_settings();
+        settings.database_url = Some(url);
+        let config = wristband::Config::from_settings(&settings).unwrap();
+        let error = match wristband::Application::build(config).await {
+            Ok(_) => panic!("{backend:?}: start-up promoted an account with another password"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            error.contains("WRISTBAND_ADMIN_EMAIL") && error.contains("create-admin"),
+            "{error}"
+        );
+        assert!(
+            !error.contains(PASSWORD) && !error.contains("squatter"),
+            "no password in the message"
+        );
+        let squatter = plain
+            .login_with(ADMIN_EMAIL, "the squatter's password")
+            .await;
+        assert_eq!(
+            plain
+                .get("/admin/users", &squatter.access_token)
+                .await
+                .status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+}
+
 fn create_admin(
     database_url: &str,
     email: &str,

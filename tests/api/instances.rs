@@ -45,3 +45,30 @@ async fn instances_share_the_generated_secret_and_see_revocations_within_a_secon
         }
     }
 }
+
+#[actix_web::test]
+async fn a_token_minted_after_a_password_change_works_at_once_on_other_instances() {
+    for backend in backends() {
+        let (url, dir) = fresh_database(backend);
+        let a = spawn_on(url.clone(), dir.clone(), base_settings()).await;
+        let b = spawn_on(url, dir, base_settings()).await;
+        let user = a.new_user().await;
+        // B remembers the session at the old version.
+        assert_eq!(b.me(&user.access_token).await.status(), StatusCode::OK);
+
+        let body = serde_json::json!({"current_password": crate::helpers::PASSWORD, "new_password": "another fine password"});
+        let response = a
+            .post_bearer("/auth/password", &user.access_token, Some(&body))
+            .await;
+        let new_token = response.json::<serde_json::Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        assert_eq!(
+            b.me(&new_token).await.status(),
+            StatusCode::OK,
+            "{backend:?}: the newer version is looked up"
+        );
+    }
+}
