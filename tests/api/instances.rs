@@ -72,3 +72,21 @@ async fn a_token_minted_after_a_password_change_works_at_once_on_other_instances
         );
     }
 }
+
+#[actix_web::test]
+async fn a_throw_away_server_runs_on_sqlite_memory() {
+    let app = spawn_on("sqlite::memory:".into(), None, base_settings()).await;
+    let user = app.new_user().await;
+    let (access, next) = app.refresh_ok(&user.refresh).await;
+    assert_eq!(app.me(&access).await.status(), StatusCode::OK);
+    let parallel = futures_util::future::join_all((0..10).map(|_| app.refresh(Some(&next)))).await;
+    assert!(
+        parallel.iter().all(|r| r.status() == StatusCode::OK),
+        "no lock errors on the shared in-memory database"
+    );
+    assert_eq!(
+        app.logout(Some(&next), None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.me(&access).await.status(), StatusCode::UNAUTHORIZED);
+}

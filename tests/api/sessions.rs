@@ -114,3 +114,35 @@ async fn other_users_sessions_are_404() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn the_purge_removes_ended_sessions_and_keeps_live_ones() {
+    use wristband::db::sessions::SessionRow;
+    use wristband::db::{Database, DatabaseUrl, now};
+    each_backend(|app| async move {
+        let ended = app.login_as("sam@example.com").await;
+        let live = app.login_as("sam@example.com").await;
+        let ended_id = app.current_session_id(&ended.access_token).await;
+        let live_id = app.current_session_id(&live.access_token).await;
+        app.logout(Some(&ended.refresh), None).await;
+
+        let url = DatabaseUrl::parse(&app.database_url).unwrap();
+        let (purged, ended_row, live_row) = actix_web::web::block(move || {
+            let db = Database::connect(&url, 1).unwrap();
+            let mut conn = db.get().unwrap();
+            // As the periodic task does a day later: revoked before the cutoff goes.
+            let cutoff = now() + chrono::TimeDelta::seconds(1);
+            let purged = SessionRow::purge(&mut conn, cutoff, chrono::TimeDelta::days(7)).unwrap();
+            let ended_row = SessionRow::find(&mut conn, &ended_id).unwrap();
+            let live_row = SessionRow::find(&mut conn, &live_id).unwrap();
+            (purged, ended_row, live_row)
+        })
+        .await
+        .unwrap();
+        assert_eq!(purged, 1);
+        assert!(ended_row.is_none());
+        assert!(live_row.is_some());
+        assert_eq!(app.me(&live.access_token).await.status(), StatusCode::OK);
+    })
+    .await;
+}
