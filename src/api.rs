@@ -97,12 +97,22 @@ impl Session {
 }
 
 /// `{email, password}` for register and login.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct Credentials {
     /// Email as typed.
     pub email: String,
     /// Password.
     pub password: String,
+}
+
+impl Credentials {
+    /// A body for register or login (clients and tests build requests with it).
+    pub fn new(email: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            email: email.into(),
+            password: password.into(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -115,12 +125,22 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// `{current_password, new_password}` for a password change.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct PasswordChange {
     /// The password now.
     pub current_password: String,
     /// The password wanted.
     pub new_password: String,
+}
+
+impl PasswordChange {
+    /// A body for `POST /auth/password`.
+    pub fn new(current_password: impl Into<String>, new_password: impl Into<String>) -> Self {
+        Self {
+            current_password: current_password.into(),
+            new_password: new_password.into(),
+        }
+    }
 }
 
 impl std::fmt::Debug for PasswordChange {
@@ -139,7 +159,7 @@ pub struct UserList {
 }
 
 /// `GET /admin/users` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserQuery {
     /// Part of the email to look for (case-insensitive).
@@ -151,7 +171,7 @@ pub struct UserQuery {
 }
 
 /// `POST /admin/users` body.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     /// Email as typed.
@@ -159,7 +179,19 @@ pub struct NewUserRequest {
     /// Initial password.
     pub password: String,
     /// `user` (default) or `admin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+}
+
+impl NewUserRequest {
+    /// A body for `POST /admin/users`; `role` is `user` or `admin`.
+    pub fn new(email: impl Into<String>, password: impl Into<String>, role: Option<&str>) -> Self {
+        Self {
+            email: email.into(),
+            password: password.into(),
+            role: role.map(str::to_owned),
+        }
+    }
 }
 
 impl std::fmt::Debug for NewUserRequest {
@@ -172,17 +204,19 @@ impl std::fmt::Debug for NewUserRequest {
 }
 
 /// `PATCH /admin/users/{id}` body: what to change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// New role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// New disabled state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
 }
 
 /// `GET /admin/audit` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only events about this user.

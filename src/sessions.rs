@@ -338,7 +338,7 @@ pub async fn revoke_user_sessions(
             revoke_all_for_user(conn, &id, None, event)
         })
         .await?;
-    state.liveness.forget_user(&user_id.to_string());
+    state.liveness.forget_user(user_id);
     Ok(())
 }
 
@@ -357,7 +357,7 @@ pub async fn logout_all(
             revoke_all_for_user(conn, &id, None, event)
         })
         .await?;
-    state.liveness.forget_user(&user_id);
+    state.liveness.forget_user(caller.user_id);
     Ok(())
 }
 
@@ -413,7 +413,7 @@ pub async fn change_password(
             })
         })
         .await?;
-    state.liveness.forget_user(&user_id);
+    state.liveness.forget_user(caller.user_id);
     issue(state, user, caller.session_id, generation, version, ends_at)
 }
 

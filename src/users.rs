@@ -146,7 +146,7 @@ pub async fn update_user(
             })
         })
         .await?;
-    state.liveness.forget_user(&user_id);
+    state.liveness.forget_user(id);
     Ok(user.into())
 }
 

@@ -86,14 +86,12 @@ impl AuthUser {
             )
             .await?;
         match live {
-            Some(live) if live.version == claims.ver && live.user_id == claims.sub.to_string() => {
-                Ok(Self {
-                    user_id: claims.sub,
-                    session_id: claims.sid,
-                    version: live.version,
-                    role: live.role,
-                })
-            }
+            Some(live) if live.version == claims.ver && live.user_id == claims.sub => Ok(Self {
+                user_id: claims.sub,
+                session_id: claims.sid,
+                version: live.version,
+                role: live.role,
+            }),
             _ => Err(ApiError::InvalidToken),
         }
     }

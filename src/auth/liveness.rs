@@ -27,7 +27,7 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSession {
     /// The session's user.
-    pub user_id: String,
+    pub user_id: Uuid,
     /// The user's current token version.
     pub version: i64,
     /// The user's current role.
@@ -113,14 +113,16 @@ impl LivenessCache {
         let row = db
             .run(move |conn| Ok(SessionRow::find_with_user(conn, &key)?))
             .await?;
-        let live = row
-            .filter(|r| r.is_live(now, idle_ttl))
-            .map(|r| LiveSession {
+        // The user id is parsed here, once per fill, so the per-request
+        // comparison with the token's `sub` needs no allocation.
+        let live = row.filter(|r| r.is_live(now, idle_ttl)).and_then(|r| {
+            Some(LiveSession {
                 ends_at: r.session.ends_at(idle_ttl),
-                user_id: r.session.user_id,
+                user_id: Uuid::parse_str(&r.session.user_id).ok()?,
                 version: r.user_version,
                 role: r.user.role,
-            });
+            })
+        });
         self.store(sid, live.clone(), epoch);
         Ok(live)
     }
@@ -152,7 +154,7 @@ impl LivenessCache {
 
     /// Forgets every session of a user (after bumping their version, or
     /// changing their role or state).
-    pub fn forget_user(&self, user_id: &str) {
+    pub fn forget_user(&self, user_id: Uuid) {
         let mut inner = self.lock();
         inner.epoch += 1;
         inner
@@ -165,9 +167,9 @@ impl LivenessCache {
 mod tests {
     use super::*;
 
-    fn live(user: &str) -> Option<LiveSession> {
+    fn live(user: Uuid) -> Option<LiveSession> {
         Some(LiveSession {
-            user_id: user.into(),
+            user_id: user,
             version: 1,
             role: "user".into(),
             ends_at: crate::db::now() + TimeDelta::hours(1),
@@ -180,7 +182,7 @@ mod tests {
         let sid = Uuid::new_v4();
         let epoch = cache.lock().epoch;
         cache.forget_session(sid);
-        cache.store(sid, live("u"), epoch);
+        cache.store(sid, live(Uuid::new_v4()), epoch);
         assert!(cache.lock().entries.is_empty());
     }
 
@@ -188,9 +190,10 @@ mod tests {
     fn forget_user_drops_only_that_user() {
         let cache = LivenessCache::new(Duration::from_secs(1));
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        cache.store(a, live("alice"), 0);
-        cache.store(b, live("bob"), 0);
-        cache.forget_user("alice");
+        let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        cache.store(a, live(alice), 0);
+        cache.store(b, live(bob), 0);
+        cache.forget_user(alice);
         let inner = cache.lock();
         assert!(!inner.entries.contains_key(&a));
         assert!(inner.entries.contains_key(&b));

@@ -114,15 +114,17 @@ impl ManageConnection for ConnectionManager {
             DatabaseUrl::SqliteFile(path) => {
                 let mut conn = SqliteConnection::establish(path).map_err(Error::ConnectionError)?;
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    // busy_timeout first: the pragmas after it may need a lock
+                    // another connection holds, and must wait for it, not fail.
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseUrl::SqliteMemory(name) => {
                 let mut conn = SqliteConnection::establish(name).map_err(Error::ConnectionError)?;
-                conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
                     .map_err(Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -160,12 +162,16 @@ impl fmt::Debug for Database {
 
 /// How long a request waits for a pooled connection before answering 503.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long start-up (and the CLI) waits for its first connection: longer
+/// than a request may wait, so a busy machine does not fail a start.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 impl Database {
-    /// Connects (failing when the database cannot be reached) and builds the pool.
+    /// Builds the pool. Connections are opened lazily; [`Database::migrate`],
+    /// the first thing start-up does, fails when the database cannot be reached.
     pub fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, String> {
         let manager = ConnectionManager { url: url.clone() };
         let keeper = match url {
@@ -179,8 +185,11 @@ impl Database {
             .max_size(max_connections)
             .min_idle(Some(1))
             .connection_timeout(CHECKOUT_TIMEOUT)
-            .build(manager)
-            .map_err(|e| format!("cannot connect to the {} database: {e}", url.backend()))?;
+            // Every failed checkout is logged once, with the last connection
+            // error, by `get` (or reported by `migrate`); r2d2's own handler
+            // would log each retry on top.
+            .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
+            .build_unchecked(manager);
         Ok(Self {
             pool,
             _keeper: keeper,
@@ -189,7 +198,10 @@ impl Database {
 
     /// Applies the pending embedded migrations of this backend; returns how many ran.
     pub fn migrate(&self) -> Result<usize, String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        let mut conn = self
+            .pool
+            .get_timeout(STARTUP_TIMEOUT)
+            .map_err(|e| format!("cannot connect to the database: {e}"))?;
         run_migrations(&mut conn).map_err(|e| format!("migrations failed: {e}"))
     }
 
