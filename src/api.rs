@@ -3,11 +3,44 @@
 //! so no hash or token column can leak into a response by accident.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::{Deserialize, Serialize};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::db::audit::AuditRow;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
+use crate::db::{Role, SessionId, UserId};
+
+/// A password in a request body: redacted in `Debug`, wiped from memory when
+/// dropped. It serialises as the plain string, for clients building requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Password(SecretString);
+
+impl Password {
+    /// The password itself; only for hashing or verifying it.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl From<&str> for Password {
+    fn from(text: &str) -> Self {
+        Self(text.into())
+    }
+}
+
+impl From<String> for Password {
+    fn from(text: String) -> Self {
+        Self(text.into())
+    }
+}
+
+impl Serialize for Password {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
+    }
+}
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
@@ -16,12 +49,12 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 /// A user, as every endpoint shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
-    /// UUID.
-    pub id: String,
+    /// The user's id (a UUID).
+    pub id: UserId,
     /// Normalised email.
     pub email: String,
     /// `user` or `admin`.
-    pub role: String,
+    pub role: Role,
     /// Whether the user is disabled.
     pub disabled: bool,
     /// Creation time (RFC 3339, UTC).
@@ -65,7 +98,7 @@ pub struct TokenResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     /// Session id (the `sid` of its access tokens).
-    pub id: String,
+    pub id: SessionId,
     /// Login time.
     pub created_at: DateTime<Utc>,
     /// Last refresh.
@@ -97,17 +130,17 @@ impl Session {
 }
 
 /// `{email, password}` for register and login.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Credentials {
     /// Email as typed.
     pub email: String,
     /// Password.
-    pub password: String,
+    pub password: Password,
 }
 
 impl Credentials {
     /// A body for register or login (clients and tests build requests with it).
-    pub fn new(email: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn new(email: impl Into<String>, password: impl Into<Password>) -> Self {
         Self {
             email: email.into(),
             password: password.into(),
@@ -115,37 +148,22 @@ impl Credentials {
     }
 }
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("email", &self.email)
-            .field("password", &"[redacted]")
-            .finish()
-    }
-}
-
 /// `{current_password, new_password}` for a password change.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PasswordChange {
     /// The password now.
-    pub current_password: String,
+    pub current_password: Password,
     /// The password wanted.
-    pub new_password: String,
+    pub new_password: Password,
 }
 
 impl PasswordChange {
     /// A body for `POST /auth/password`.
-    pub fn new(current_password: impl Into<String>, new_password: impl Into<String>) -> Self {
+    pub fn new(current_password: impl Into<Password>, new_password: impl Into<Password>) -> Self {
         Self {
             current_password: current_password.into(),
             new_password: new_password.into(),
         }
-    }
-}
-
-impl std::fmt::Debug for PasswordChange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PasswordChange([redacted])")
     }
 }
 
@@ -171,13 +189,13 @@ pub struct UserQuery {
 }
 
 /// `POST /admin/users` body.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     /// Email as typed.
     pub email: String,
     /// Initial password.
-    pub password: String,
+    pub password: Password,
     /// `user` (default) or `admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -185,21 +203,12 @@ pub struct NewUserRequest {
 
 impl NewUserRequest {
     /// A body for `POST /admin/users`; `role` is `user` or `admin`.
-    pub fn new(email: impl Into<String>, password: impl Into<String>, role: Option<&str>) -> Self {
+    pub fn new(email: impl Into<String>, password: impl Into<Password>, role: Option<&str>) -> Self {
         Self {
             email: email.into(),
             password: password.into(),
             role: role.map(str::to_owned),
         }
-    }
-}
-
-impl std::fmt::Debug for NewUserRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewUserRequest")
-            .field("email", &self.email)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
     }
 }
 
@@ -220,7 +229,7 @@ pub struct UserPatch {
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only events about this user.
-    pub user_id: Option<uuid::Uuid>,
+    pub user_id: Option<UserId>,
     /// How many, newest first, 1–1000 (default 100).
     pub limit: Option<i64>,
 }
@@ -235,11 +244,11 @@ pub struct AuditEvent {
     /// What: `login_succeeded`, `refresh_reused`, `user_updated`, …
     pub event: String,
     /// The user the event is about.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// The admin who acted, when not the user.
-    pub actor_id: Option<String>,
+    pub actor_id: Option<UserId>,
     /// The session concerned.
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     /// Client IP.
     pub ip: Option<String>,
     /// Client user agent.

@@ -11,30 +11,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use clap::Args;
+use secrecy::SecretString;
 
 use crate::db::DatabaseUrl;
-
-/// A secret string whose `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; call only where it is used, never to log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
 
 /// The raw settings as given on the command line or in the environment.
 #[derive(Args, Clone, Default)]
@@ -136,7 +115,7 @@ pub struct Config {
     /// Listen address.
     pub bind: String,
     /// Configured signing key; `None` means "generated once, kept in the database".
-    pub jwt_secret: Option<Secret>,
+    pub jwt_secret: Option<SecretString>,
     /// `iss` of access tokens.
     pub issuer: String,
     /// `aud` of access tokens.
@@ -170,7 +149,7 @@ pub struct Config {
     /// Whether forwarded headers are trusted.
     pub trust_proxy: bool,
     /// The admin that must exist after start-up.
-    pub admin: Option<(String, Secret)>,
+    pub admin: Option<(String, SecretString)>,
     /// HTTP worker threads (`None`: one per core). Not a user setting: tests
     /// and embedders lower it.
     pub workers: Option<usize>,
@@ -318,7 +297,7 @@ impl Config {
             if v.len() < 32 {
                 Err(format!("must be at least 32 bytes, got {}", v.len()))
             } else {
-                Ok(Some(Secret::new(v)))
+                Ok(Some(SecretString::from(v)))
             }
         })?;
 
@@ -409,7 +388,7 @@ impl Config {
                 .map_err(|_| invalid("WRISTBAND_ADMIN_PASSWORD", "must be 8 to 72 bytes"))?;
         }
         let admin = match (admin_email, admin_password) {
-            (Some(email), Some(password)) => Some((email, Secret::new(password))),
+            (Some(email), Some(password)) => Some((email, SecretString::from(password))),
             (Some(_), None) => {
                 return Err(invalid(
                     "WRISTBAND_ADMIN_EMAIL",

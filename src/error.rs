@@ -193,6 +193,13 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::db::DbError> for ApiError {
+    fn from(error: crate::db::DbError) -> Self {
+        log::error!("{error}");
+        Self::Unavailable
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         // Expected outcomes (not found, unique violations) are matched where they

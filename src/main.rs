@@ -77,19 +77,18 @@ fn serve(config: Config) -> Result<(), startup::StartupError> {
         let _ = std::io::stdout().flush();
         app.run_until_stopped()
             .await
-            .map_err(|e| startup::StartupError(e.to_string()))
+            .map_err(|e| startup::StartupError::because("the server failed", e))
     })
 }
 
 fn read_password(email: &str) -> Result<String, startup::StartupError> {
-    let failed =
-        |e: std::io::Error| startup::StartupError(format!("cannot read the password: {e}"));
+    let failed = |e: std::io::Error| startup::StartupError::because("cannot read the password", e);
     if std::io::stdin().is_terminal() {
         let password =
             rpassword::prompt_password(format!("Password for {email}: ")).map_err(failed)?;
         let again = rpassword::prompt_password("Repeat the password: ").map_err(failed)?;
         if password != again {
-            return Err(startup::StartupError("the passwords differ".into()));
+            return Err(startup::StartupError::new("the passwords differ"));
         }
         return Ok(password);
     }
@@ -108,11 +107,9 @@ fn create_admin(
         None => read_password(email)?,
     };
     let (db, _) = startup::prepare_database(config)?;
-    let mut conn = db
-        .get()
-        .map_err(|_| startup::StartupError("database unavailable".into()))?;
+    let mut conn = startup::connection(&db)?;
     let outcome = users::setup_admin(&mut conn, email, &password, config.bcrypt_cost, true)
-        .map_err(|e| startup::StartupError(e.to_string()))?;
+        .map_err(|e| startup::StartupError::because("cannot set up the admin", e))?;
     let what = match outcome {
         AdminSetup::Created => "created",
         _ => "updated (admin, enabled, new password, sessions revoked)",

@@ -3,8 +3,9 @@
 //! `Application::build` binds before returning, so the port is known (port 0
 //! works) and tests can start a real server.
 
+use std::error::Error;
+use std::fmt;
 use std::net::TcpListener;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, Logger};
@@ -12,30 +13,66 @@ use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
 
-use crate::auth::{LivenessCache, password};
+use crate::auth::password;
 use crate::config::Config;
-use crate::db::{self, Database, settings};
+use crate::db::{Database, settings};
 use crate::routes;
+use crate::sessions::{Sessions, purge};
 use crate::state::AppState;
-use crate::tokens::{AccessTokens, RefreshCookie, RefreshKey};
+use crate::tokens::RefreshCookie;
 use crate::users::{self, AdminSetup};
 
-/// How long a liveness answer is trusted: the bound on how late another
-/// instance sees a revocation.
-const LIVENESS_TTL: Duration = Duration::from_secs(1);
-/// How often revoked and ended sessions are purged.
-const PURGE_EVERY: Duration = Duration::from_secs(15 * 60);
-/// How long revoked and ended sessions are kept, so a late reuse is still
-/// recognised and listed as revoked rather than unknown.
-const PURGE_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// Database connections per instance.
 const POOL_SIZE: u32 = 16;
 
-/// A start-up failure, as the one line `main` prints.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StartupError(pub String);
+type Cause = Box<dyn Error + Send + Sync>;
+
+/// A start-up or CLI failure: what failed, and why, down the cause chain,
+/// printed by `main` as one line (`cannot open the database: …: Connection refused`).
+#[derive(Debug)]
+pub struct StartupError {
+    what: String,
+    cause: Option<Cause>,
+}
+
+impl StartupError {
+    /// A failure with no deeper cause.
+    pub fn new(what: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            cause: None,
+        }
+    }
+
+    /// `what` failed because of `cause`.
+    pub fn because(what: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        Self {
+            what: what.into(),
+            cause: Some(cause.into()),
+        }
+    }
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.what)?;
+        let mut cause = self.source();
+        while let Some(error) = cause {
+            // Single-line: causes from libraries sometimes end in a newline.
+            write!(f, ": {}", error.to_string().trim().replace('\n', " "))?;
+            cause = error.source();
+        }
+        Ok(())
+    }
+}
+
+impl Error for StartupError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.cause.as_deref().map(|e| e as &(dyn Error + 'static))
+    }
+}
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -53,20 +90,29 @@ fn random_secret() -> String {
 /// Connects, migrates, and returns the database with the signing secret
 /// (configured, or generated once and kept in the database).
 pub fn prepare_database(config: &Config) -> Result<(Database, Vec<u8>), StartupError> {
-    let db = Database::connect(&config.database_url, POOL_SIZE).map_err(StartupError)?;
-    db.migrate().map_err(StartupError)?;
+    let backend = config.database_url.backend();
+    let cannot_open = |e| StartupError::because(format!("cannot open the {backend} database"), e);
+    let db = Database::connect(&config.database_url, POOL_SIZE).map_err(cannot_open)?;
+    db.migrate()
+        .map_err(|e| StartupError::because(format!("cannot migrate the {backend} database"), e))?;
     let secret = match &config.jwt_secret {
-        Some(secret) => secret.expose().as_bytes().to_vec(),
+        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
         None => {
-            let mut conn = db
-                .get()
-                .map_err(|_| StartupError("database unavailable".into()))?;
+            let mut conn = db.get().map_err(cannot_open)?;
             settings::get_or_create(&mut conn, settings::JWT_SECRET, random_secret)
-                .map_err(|e| StartupError(format!("cannot load the signing key: {e}")))?
+                .map_err(|e| StartupError::because("cannot load the signing key", e))?
                 .into_bytes()
         }
     };
     Ok((db, secret))
+}
+
+/// A pooled connection for the CLI and start-up, with the cause kept.
+pub fn connection(
+    db: &Database,
+) -> Result<diesel::r2d2::PooledConnection<crate::db::ConnectionManager>, StartupError> {
+    db.get()
+        .map_err(|e| StartupError::because("cannot open the database", e))
 }
 
 /// Makes sure the admin of `WRISTBAND_ADMIN_EMAIL` exists (idempotent: an
@@ -75,23 +121,21 @@ fn ensure_configured_admin(config: &Config, db: &Database) -> Result<(), Startup
     let Some((email, password)) = &config.admin else {
         return Ok(());
     };
-    let mut conn = db
-        .get()
-        .map_err(|_| StartupError("database unavailable".into()))?;
+    let mut conn = connection(db)?;
     let outcome = users::setup_admin(
         &mut conn,
         email,
-        password.expose(),
+        password.expose_secret(),
         config.bcrypt_cost,
         false,
     )
-    .map_err(|e| StartupError(format!("cannot set up WRISTBAND_ADMIN_EMAIL: {e}")))?;
+    .map_err(|e| StartupError::because("cannot set up WRISTBAND_ADMIN_EMAIL", e))?;
     match outcome {
         AdminSetup::Created => log::info!("created admin {email}"),
         AdminSetup::Promoted => log::warn!("promoted existing user {email} to admin"),
         AdminSetup::Reset | AdminSetup::Unchanged => {}
         AdminSetup::Refused => {
-            return Err(StartupError(format!(
+            return Err(StartupError::new(format!(
                 "WRISTBAND_ADMIN_EMAIL {email} belongs to an existing non-admin account whose password is not \
                  WRISTBAND_ADMIN_PASSWORD; not promoting it (to take it over: wristband create-admin --email {email})"
             )));
@@ -108,38 +152,29 @@ impl Application {
             let (db, secret) = prepare_database(&prepared)?;
             ensure_configured_admin(&prepared, &db)?;
             let dummy_hash = password::hash(&random_secret(), prepared.bcrypt_cost)
-                .map_err(|_| StartupError("bcrypt failed".into()))?;
-            Ok::<_, StartupError>((db, secret, dummy_hash))
+                .map_err(|e| StartupError::because("cannot hash the dummy password", e))?;
+            Ok::<_, StartupError>((db, secret, SecretString::from(dummy_hash)))
         })
         .await
-        .map_err(|e| StartupError(format!("start-up task failed: {e}")))??;
+        .map_err(|e| StartupError::because("the start-up task failed", e))??;
 
         if !config.cookie_secure {
             log::warn!("WRISTBAND_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP");
         }
         let state = web::Data::new(AppState {
-            access: AccessTokens::new(
-                &secret,
-                &config.issuer,
-                &config.audience,
-                config.access_ttl,
-                config.clock_leeway,
-            ),
-            refresh_key: RefreshKey::derive(&secret),
+            sessions: Sessions::new(&config, db, &secret, dummy_hash),
             cookie: RefreshCookie::new(config.cookie_secure),
-            liveness: LivenessCache::new(LIVENESS_TTL),
-            dummy_hash,
-            db,
             config,
         });
 
-        let listener = TcpListener::bind(&state.config.bind)
-            .map_err(|e| StartupError(format!("cannot bind {}: {e}", state.config.bind)))?;
+        let bind = &state.config.bind;
+        let listener = TcpListener::bind(bind)
+            .map_err(|e| StartupError::because(format!("cannot bind {bind}"), e))?;
         let local = listener
             .local_addr()
-            .map_err(|e| StartupError(e.to_string()))?;
+            .map_err(|e| StartupError::because("cannot read the bound address", e))?;
         let workers = state.config.workers;
-        spawn_purge(state.clone());
+        purge::spawn(state.db().clone(), state.sessions.policy().idle_ttl);
 
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -165,7 +200,7 @@ impl Application {
         };
         let server = server
             .listen(listener)
-            .map_err(|e| StartupError(format!("cannot listen: {e}")))?
+            .map_err(|e| StartupError::because("cannot listen", e))?
             .run();
         Ok(Self {
             port: local.port(),
@@ -188,29 +223,4 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-fn spawn_purge(state: web::Data<AppState>) {
-    actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(PURGE_EVERY);
-        loop {
-            interval.tick().await;
-            let idle = state.idle_ttl();
-            let purged = state
-                .db
-                .run(move |conn| {
-                    Ok(db::sessions::SessionRow::purge(
-                        conn,
-                        db::now() - PURGE_AFTER,
-                        idle,
-                    )?)
-                })
-                .await;
-            match purged {
-                Ok(0) => {}
-                Ok(n) => log::info!("purged {n} ended sessions"),
-                Err(e) => log::warn!("session purge failed: {e}"),
-            }
-        }
-    });
 }

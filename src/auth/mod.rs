@@ -1,12 +1,9 @@
-//! Who is calling: passwords (`password.rs`), email normalisation (`email.rs`),
-//! the Bearer extractor and client details (`extract.rs`), and the in-process
-//! cache that makes revocation immediate without a query per request
-//! (`liveness.rs`).
+//! Credentials and callers, below the session rules: password policy and
+//! bcrypt (`password.rs`), email normalisation (`email.rs`), and who is
+//! calling (`client.rs`). Nothing here touches HTTP or the session table.
 
+pub mod client;
 pub mod email;
-pub mod extract;
-pub mod liveness;
 pub mod password;
 
-pub use extract::{AdminUser, AuthUser, ClientInfo, require_admin, require_user};
-pub use liveness::LivenessCache;
+pub use client::ClientInfo;

@@ -1,7 +1,7 @@
 //! Passwords: the policy (8..=72 bytes of UTF-8: bcrypt silently ignores
 //! everything past 72 bytes, so longer is refused rather than truncated) and
 //! bcrypt itself. Hashing and verifying are slow on purpose: callers run them
-//! in `web::block`, never on an async worker.
+//! through `db::blocking`, never on an async worker.
 
 use crate::error::ApiError;
 

@@ -4,9 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConnection;
 use super::schema::audit_events;
-use crate::auth::ClientInfo;
+use super::{DbConnection, SessionId, UserId};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +61,11 @@ pub struct AuditRow {
     /// The event name.
     pub event: String,
     /// The user the event is about.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Who did it, when not the user themselves.
-    pub actor_id: Option<String>,
+    pub actor_id: Option<UserId>,
     /// The session concerned.
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     /// Client IP.
     pub ip: Option<String>,
     /// Client user agent.
@@ -82,11 +81,11 @@ pub struct NewAuditEvent<'a> {
     /// The event name.
     pub event: &'static str,
     /// The user the event is about.
-    pub user_id: Option<&'a str>,
+    pub user_id: Option<&'a UserId>,
     /// Who did it, when not the user themselves.
-    pub actor_id: Option<&'a str>,
+    pub actor_id: Option<&'a UserId>,
     /// The session concerned.
-    pub session_id: Option<&'a str>,
+    pub session_id: Option<&'a SessionId>,
     /// Client IP.
     pub ip: Option<&'a str>,
     /// Client user agent.
@@ -94,21 +93,21 @@ pub struct NewAuditEvent<'a> {
 }
 
 impl<'a> NewAuditEvent<'a> {
-    /// An event of `kind` happening now, from `client`.
-    pub fn new(kind: AuditKind, client: &'a ClientInfo) -> Self {
+    /// An event of `kind` happening now, from a client at `ip` with `user_agent`.
+    pub fn new(kind: AuditKind, ip: Option<&'a str>, user_agent: Option<&'a str>) -> Self {
         Self {
             at: super::now(),
             event: kind.as_str(),
             user_id: None,
             actor_id: None,
             session_id: None,
-            ip: client.ip.as_deref(),
-            user_agent: client.user_agent.as_deref(),
+            ip,
+            user_agent,
         }
     }
 
     /// About this user.
-    pub fn user(self, user_id: &'a str) -> Self {
+    pub fn user(self, user_id: &'a UserId) -> Self {
         Self {
             user_id: Some(user_id),
             ..self
@@ -116,7 +115,7 @@ impl<'a> NewAuditEvent<'a> {
     }
 
     /// Done by this (other) user.
-    pub fn actor(self, actor_id: &'a str) -> Self {
+    pub fn actor(self, actor_id: &'a UserId) -> Self {
         Self {
             actor_id: Some(actor_id),
             ..self
@@ -124,7 +123,7 @@ impl<'a> NewAuditEvent<'a> {
     }
 
     /// Concerning this session.
-    pub fn session(self, session_id: &'a str) -> Self {
+    pub fn session(self, session_id: &'a SessionId) -> Self {
         Self {
             session_id: Some(session_id),
             ..self
@@ -143,12 +142,12 @@ impl AuditRow {
     /// The newest events first, optionally of one user.
     pub fn list(
         conn: &mut DbConnection,
-        user_id: Option<&str>,
+        user_id: Option<&UserId>,
         limit: i64,
     ) -> QueryResult<Vec<Self>> {
         let mut query = audit_events::table.select(Self::as_select()).into_boxed();
         if let Some(user_id) = user_id {
-            query = query.filter(audit_events::user_id.eq(user_id.to_owned()));
+            query = query.filter(audit_events::user_id.eq(user_id.clone()));
         }
         query.order(audit_events::id.desc()).limit(limit).load(conn)
     }

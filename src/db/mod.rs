@@ -12,6 +12,8 @@
 //!   read snapshot.
 
 pub mod audit;
+pub mod ids;
+pub mod role;
 pub mod schema;
 pub mod sessions;
 pub mod settings;
@@ -28,7 +30,47 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::ApiError;
+pub use ids::{SessionId, UserId};
+pub use role::Role;
+
+/// Why the database could not serve a request. Handlers turn every one of
+/// these into 503 `unavailable`; the text is for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No pooled connection within the checkout timeout (the database is
+    /// down, unreachable, or every connection is busy).
+    #[error("no database connection: {0}")]
+    Checkout(#[from] diesel::r2d2::PoolError),
+    /// A connection could not be opened.
+    #[error("cannot open the database: {0}")]
+    Open(#[from] diesel::r2d2::Error),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// The blocking thread pool is gone (the server is shutting down) or the
+    /// task panicked.
+    #[error("the blocking task failed: {0}")]
+    Blocking(String),
+}
+
+/// Whether `error` is a unique-constraint violation (an email taken, a
+/// setting inserted by another instance first).
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Runs blocking work (Diesel, bcrypt) on the blocking thread pool, never on
+/// an async worker.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DbError> {
+    web::block(f)
+        .await
+        .map_err(|e| DbError::Blocking(e.to_string()))
+}
 
 /// A connection to whichever backend the database URL names.
 #[derive(diesel::MultiConnection)]
@@ -172,11 +214,11 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 impl Database {
     /// Builds the pool. Connections are opened lazily; [`Database::migrate`],
     /// the first thing start-up does, fails when the database cannot be reached.
-    pub fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, String> {
+    pub fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, DbError> {
         let manager = ConnectionManager { url: url.clone() };
         let keeper = match url {
             DatabaseUrl::SqliteMemory(_) => {
-                let conn = manager.connect().map_err(|e| e.to_string())?;
+                let conn = manager.connect()?;
                 Some(std::sync::Arc::new(std::sync::Mutex::new(conn)))
             }
             _ => None,
@@ -197,44 +239,37 @@ impl Database {
     }
 
     /// Applies the pending embedded migrations of this backend; returns how many ran.
-    pub fn migrate(&self) -> Result<usize, String> {
-        let mut conn = self
-            .pool
-            .get_timeout(STARTUP_TIMEOUT)
-            .map_err(|e| format!("cannot connect to the database: {e}"))?;
-        run_migrations(&mut conn).map_err(|e| format!("migrations failed: {e}"))
+    pub fn migrate(&self) -> Result<usize, MigrationError> {
+        let mut conn = self.pool.get_timeout(STARTUP_TIMEOUT)?;
+        run_migrations(&mut conn)
     }
 
     /// A connection for blocking code that is already off the async workers
     /// (start-up, the CLI, the purge task).
-    pub fn get(&self) -> Result<PooledConnection<ConnectionManager>, ApiError> {
-        self.pool.get().map_err(|e| {
-            log::warn!("database checkout failed: {e}");
-            ApiError::Unavailable
-        })
+    pub fn get(&self) -> Result<PooledConnection<ConnectionManager>, DbError> {
+        Ok(self.pool.get()?)
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool. The
-    /// checkout itself blocks, so it happens there too.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    /// Runs `f` with a pooled connection on the blocking thread pool (see
+    /// [`blocking`]). The checkout itself blocks, so it happens there too.
+    /// `f` may fail with any error a [`DbError`] converts into.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
-        web::block(move || {
+        blocking(move || {
             let mut conn = db.get()?;
             f(&mut conn)
         })
-        .await
-        .map_err(|e| {
-            log::error!("blocking task failed: {e}");
-            ApiError::Unavailable
-        })?
+        .await?
     }
 }
 
-type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+/// Why migrations could not run; shown with its cause at start-up.
+pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
 
 fn run_migrations(conn: &mut DbConnection) -> Result<usize, MigrationError> {
     match conn {

@@ -4,23 +4,24 @@
 //! the one live refresh token (tokens are derived from `(id, generation)` with a
 //! server key, see `tokens/refresh.rs`), and `rotated_at`, when that generation
 //! started, from which the predecessor's grace window counts. The rules that use
-//! these columns live in `src/sessions.rs`.
+//! these columns live in `crate::sessions`; what "live" means is defined once,
+//! below, in Rust and in SQL.
 
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
-use super::DbConnection;
 use super::schema::{sessions, token_versions, users};
+use super::{DbConnection, SessionId, UserId};
 use super::users::UserRow;
 
 /// A session as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = sessions)]
 pub struct SessionRow {
-    /// UUID, as text: the `sid` of access tokens.
-    pub id: String,
+    /// The `sid` of access tokens.
+    pub id: SessionId,
     /// Whose.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The user's token version when the session was made (or last re-keyed).
     pub token_version: i64,
     /// Number of the live refresh token.
@@ -42,13 +43,8 @@ pub struct SessionRow {
 }
 
 impl SessionRow {
-    /// When the session ends if nobody refreshes it or revokes it first.
-    pub fn ends_at(&self, idle_ttl: TimeDelta) -> NaiveDateTime {
-        self.expires_at.min(self.last_refreshed_at + idle_ttl)
-    }
-
     /// The session with this id.
-    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
+    pub fn find(conn: &mut DbConnection, id: &SessionId) -> QueryResult<Option<Self>> {
         sessions::table
             .find(id)
             .select(Self::as_select())
@@ -59,7 +55,7 @@ impl SessionRow {
     /// The session, with its user's current token version and state, in one query.
     pub fn find_with_user(
         conn: &mut DbConnection,
-        id: &str,
+        id: &SessionId,
     ) -> QueryResult<Option<SessionWithUser>> {
         sessions::table
             .inner_join(users::table)
@@ -81,21 +77,18 @@ impl SessionRow {
             })
     }
 
-    /// The user's sessions that are neither revoked, stale (older token
-    /// version) nor past their ends.
+    /// The user's live sessions ([`live_at`]), newest first.
     pub fn list_live(
         conn: &mut DbConnection,
-        user_id: &str,
+        user_id: &UserId,
         now: NaiveDateTime,
         idle_ttl: TimeDelta,
     ) -> QueryResult<Vec<Self>> {
         sessions::table
+            .inner_join(users::table)
             .inner_join(token_versions::table.on(token_versions::user_id.eq(sessions::user_id)))
             .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::token_version.eq(token_versions::version))
-            .filter(sessions::expires_at.gt(now))
-            .filter(sessions::last_refreshed_at.gt(now - idle_ttl))
+            .filter(live_at(now, now - idle_ttl))
             .order(sessions::created_at.desc())
             .select(Self::as_select())
             .load(conn)
@@ -106,7 +99,7 @@ impl SessionRow {
     /// this caller won; concurrent callers with the same token cannot both win.
     pub fn rotate(
         conn: &mut DbConnection,
-        id: &str,
+        id: &SessionId,
         from: i64,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
@@ -130,7 +123,7 @@ impl SessionRow {
     /// generation, or `None` if the session was revoked meanwhile.
     pub fn rekey(
         conn: &mut DbConnection,
-        id: &str,
+        id: &SessionId,
         token_version: i64,
         now: NaiveDateTime,
     ) -> QueryResult<Option<i64>> {
@@ -161,8 +154,8 @@ impl SessionRow {
     /// revoked).
     pub fn revoke(
         conn: &mut DbConnection,
-        id: &str,
-        owner: Option<&str>,
+        id: &SessionId,
+        owner: Option<&UserId>,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
         let live = sessions::table
@@ -181,17 +174,20 @@ impl SessionRow {
     /// Revokes every session of the user except `keep`; returns how many.
     pub fn revoke_all_for_user(
         conn: &mut DbConnection,
-        user_id: &str,
-        keep: Option<&str>,
+        user_id: &UserId,
+        keep: Option<&SessionId>,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
         let targets = sessions::table
             .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::id.ne(keep.unwrap_or("")));
-        diesel::update(targets)
-            .set(sessions::revoked_at.eq(now))
-            .execute(conn)
+            .filter(sessions::revoked_at.is_null());
+        let set = sessions::revoked_at.eq(now);
+        match keep {
+            Some(keep) => diesel::update(targets.filter(sessions::id.ne(keep)))
+                .set(set)
+                .execute(conn),
+            None => diesel::update(targets).set(set).execute(conn),
+        }
     }
 
     /// Deletes sessions that were revoked or ended before `cutoff`; returns how many.
@@ -204,12 +200,71 @@ impl SessionRow {
             sessions::table.filter(
                 sessions::revoked_at
                     .lt(cutoff)
-                    .or(sessions::expires_at.lt(cutoff))
-                    .or(sessions::last_refreshed_at.lt(cutoff - idle_ttl)),
+                    .or(ended_by(cutoff, cutoff - idle_ttl)),
             ),
         )
         .execute(conn)
     }
+}
+
+// Liveness: the one definition, as a Rust predicate and as SQL, side by side.
+// `sessions::SessionPolicy` applies it with the configured idle TTL; a test
+// below proves the two agree on every way a session can end.
+
+/// Why a session may not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Revoked, at an older token version than its user's, or its user is
+    /// disabled.
+    Revoked,
+    /// Past its absolute end, or idle for longer than the idle TTL.
+    Expired,
+}
+
+impl SessionRow {
+    /// When the session ends if nobody refreshes it or revokes it first:
+    /// `min(expires_at, last_refreshed_at + idle_ttl)`.
+    pub fn ends_at(&self, idle_ttl: TimeDelta) -> NaiveDateTime {
+        self.expires_at.min(self.last_refreshed_at + idle_ttl)
+    }
+}
+
+impl SessionWithUser {
+    /// `None` if the session is live at `now`, else why not. The Rust twin of
+    /// [`live_at`].
+    pub fn refusal(&self, now: NaiveDateTime, idle_ttl: TimeDelta) -> Option<Refusal> {
+        if self.session.revoked_at.is_some()
+            || self.session.token_version != self.user_version
+            || self.user.disabled
+        {
+            Some(Refusal::Revoked)
+        } else if self.session.ends_at(idle_ttl) <= now {
+            Some(Refusal::Expired)
+        } else {
+            None
+        }
+    }
+}
+
+/// The SQL twin of [`SessionWithUser::refusal`] being `None`, over
+/// `sessions ⋈ users ⋈ token_versions`; `idle_cutoff` is `now - idle_ttl`.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn live_at(now: NaiveDateTime, idle_cutoff: NaiveDateTime) -> _ {
+    let ended: ended_by = ended_by(now, idle_cutoff);
+    sessions::revoked_at
+        .is_null()
+        .and(sessions::token_version.eq(token_versions::version))
+        .and(diesel::dsl::not(users::disabled))
+        .and(diesel::dsl::not(ended))
+}
+
+/// SQL: the session has ended by `at` (`ends_at <= at`); `idle_cutoff` is
+/// `at - idle_ttl`.
+#[diesel::dsl::auto_type]
+fn ended_by(at: NaiveDateTime, idle_cutoff: NaiveDateTime) -> _ {
+    sessions::expires_at
+        .le(at)
+        .or(sessions::last_refreshed_at.le(idle_cutoff))
 }
 
 /// A session with what decides whether it is live: its user's current token
@@ -224,25 +279,14 @@ pub struct SessionWithUser {
     pub user: UserRow,
 }
 
-impl SessionWithUser {
-    /// Whether the session may still be used at `now`: not revoked, not ended,
-    /// its token version current and its user enabled.
-    pub fn is_live(&self, now: NaiveDateTime, idle_ttl: TimeDelta) -> bool {
-        self.session.revoked_at.is_none()
-            && self.session.token_version == self.user_version
-            && !self.user.disabled
-            && self.session.ends_at(idle_ttl) > now
-    }
-}
-
 /// A session to create at login.
 #[derive(Insertable)]
 #[diesel(table_name = sessions)]
 pub struct NewSession<'a> {
-    /// Fresh UUID.
-    pub id: &'a str,
+    /// Fresh id.
+    pub id: &'a SessionId,
     /// Whose.
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     /// The user's current token version.
     pub token_version: i64,
     /// Generation of the first refresh token.
@@ -265,5 +309,133 @@ impl NewSession<'_> {
         diesel::insert_into(sessions::table)
             .values(self)
             .execute(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+
+    use super::*;
+    use crate::db::audit::{AuditKind, NewAuditEvent};
+    use crate::db::users::NewUser;
+    use crate::db::{Database, DatabaseUrl, now};
+
+    const IDLE: TimeDelta = TimeDelta::hours(1);
+
+    /// A fresh database on each backend this run covers: SQLite in memory,
+    /// and PostgreSQL when `WRISTBAND_TEST_POSTGRES_URL` is set.
+    fn databases() -> Vec<(&'static str, Database)> {
+        let mut all = vec![("sqlite", "sqlite::memory:".to_owned())];
+        if let Some(base) = std::env::var("WRISTBAND_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            let name = format!("wristband_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = diesel::PgConnection::establish(&base).expect("PostgreSQL reachable");
+            conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create a test database");
+            let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
+            all.push(("postgres", format!("{prefix}/{name}")));
+        }
+        all.into_iter()
+            .map(|(backend, url)| {
+                let db = Database::connect(&DatabaseUrl::parse(&url).unwrap(), 2).unwrap();
+                db.migrate().unwrap();
+                (backend, db)
+            })
+            .collect()
+    }
+
+    fn user(conn: &mut DbConnection, disabled: bool) -> UserId {
+        let (id, at) = (UserId::new(), now());
+        let email = format!("{id}@example.com");
+        let new = NewUser {
+            id: &id,
+            email: &email,
+            password_hash: "x",
+            role: "user",
+            disabled,
+            created_at: at,
+            updated_at: at,
+        };
+        new.insert(conn, &NewAuditEvent::new(AuditKind::UserCreated, None, None))
+            .unwrap();
+        id
+    }
+
+    /// One session of `user_id`, shaped by `shape` from a live one.
+    fn session(
+        conn: &mut DbConnection,
+        user_id: &UserId,
+        shape: impl FnOnce(&mut SessionRow),
+    ) -> SessionId {
+        let at = now();
+        let mut row = SessionRow {
+            id: SessionId::new(),
+            user_id: user_id.clone(),
+            token_version: 1,
+            generation: 1,
+            rotated_at: None,
+            created_at: at - TimeDelta::minutes(5),
+            last_refreshed_at: at - TimeDelta::minutes(5),
+            expires_at: at + TimeDelta::days(1),
+            revoked_at: None,
+            user_agent: None,
+            ip: None,
+        };
+        shape(&mut row);
+        NewSession {
+            id: &row.id,
+            user_id: &row.user_id,
+            token_version: row.token_version,
+            generation: row.generation,
+            created_at: row.created_at,
+            last_refreshed_at: row.last_refreshed_at,
+            expires_at: row.expires_at,
+            user_agent: None,
+            ip: None,
+        }
+        .insert(conn)
+        .unwrap();
+        if let Some(revoked_at) = row.revoked_at {
+            SessionRow::revoke(conn, &row.id, None, revoked_at).unwrap();
+        }
+        row.id
+    }
+
+    #[test]
+    fn the_rust_and_sql_definitions_of_live_agree() {
+        for (backend, db) in databases() {
+            let mut conn = db.get().unwrap();
+            let conn = &mut *conn;
+            let (alice, dave) = (user(conn, false), user(conn, true));
+            let at = now();
+            let cases = [
+                ("live", session(conn, &alice, |_| {}), true),
+                ("revoked", session(conn, &alice, |s| s.revoked_at = Some(at)), false),
+                ("stale version", session(conn, &alice, |s| s.token_version = 0), false),
+                (
+                    "idle-expired",
+                    session(conn, &alice, |s| s.last_refreshed_at = at - IDLE),
+                    false,
+                ),
+                (
+                    "max-age-expired",
+                    session(conn, &alice, |s| s.expires_at = at),
+                    false,
+                ),
+                ("disabled user", session(conn, &dave, |_| {}), false),
+            ];
+            let mut listed = SessionRow::list_live(conn, &alice, at, IDLE).unwrap();
+            listed.extend(SessionRow::list_live(conn, &dave, at, IDLE).unwrap());
+            for (what, id, expected) in cases {
+                let found = SessionRow::find_with_user(conn, &id).unwrap().unwrap();
+                let in_rust = found.refusal(at, IDLE).is_none();
+                let in_sql = listed.iter().any(|s| s.id == id);
+                assert_eq!(in_rust, expected, "{backend}: Rust says {what} live={in_rust}");
+                assert_eq!(in_sql, expected, "{backend}: SQL says {what} live={in_sql}");
+            }
+        }
     }
 }

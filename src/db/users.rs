@@ -1,48 +1,35 @@
 //! The `users` table and the queries on it. A new user gets their token-version
 //! row in the same transaction (see `token_versions.rs`).
 
-use std::fmt;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use secrecy::SecretString;
 
-use super::DbConnection;
 use super::audit::NewAuditEvent;
 use super::schema::users;
 use super::token_versions::TokenVersion;
-use crate::error::ApiError;
+use super::{DbConnection, Role, UserId};
 
-/// A user as stored.
-#[derive(Clone, Queryable, Selectable, Identifiable)]
+/// A user as stored. `Debug` shows no hash.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    /// UUID, as text.
-    pub id: String,
+    /// The user's id.
+    pub id: UserId,
     /// Normalised email.
     pub email: String,
     /// bcrypt hash.
-    pub password_hash: String,
-    /// `user` or `admin`.
-    pub role: String,
+    #[diesel(deserialize_as = String)]
+    pub password_hash: SecretString,
+    /// What the user may do.
+    #[diesel(deserialize_as = String)]
+    pub role: Role,
     /// Disabled users cannot log in and hold no live session.
     pub disabled: bool,
     /// When the account was created.
     pub created_at: NaiveDateTime,
     /// Last change of password, role or state.
     pub updated_at: NaiveDateTime,
-}
-
-impl fmt::Debug for UserRow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UserRow")
-            .field("id", &self.id)
-            .field("email", &self.email)
-            .field("password_hash", &"[redacted]")
-            .field("role", &self.role)
-            .field("disabled", &self.disabled)
-            .finish()
-    }
 }
 
 impl UserRow {
@@ -56,7 +43,7 @@ impl UserRow {
     }
 
     /// The user with this id.
-    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
+    pub fn find(conn: &mut DbConnection, id: &UserId) -> QueryResult<Option<Self>> {
         users::table
             .find(id)
             .select(Self::as_select())
@@ -94,19 +81,19 @@ impl UserRow {
     /// Sets the role.
     pub fn set_role(
         conn: &mut DbConnection,
-        id: &str,
-        role: &str,
+        id: &UserId,
+        role: Role,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
         diesel::update(users::table.find(id))
-            .set((users::role.eq(role), users::updated_at.eq(now)))
+            .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
             .execute(conn)
     }
 
     /// Sets the disabled flag.
     pub fn set_disabled(
         conn: &mut DbConnection,
-        id: &str,
+        id: &UserId,
         disabled: bool,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
@@ -118,7 +105,7 @@ impl UserRow {
     /// Replaces the password hash.
     pub fn set_password_hash(
         conn: &mut DbConnection,
-        id: &str,
+        id: &UserId,
         hash: &str,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
@@ -141,14 +128,14 @@ fn contains_pattern(text: &str) -> String {
 #[derive(Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
-    /// Fresh UUID.
-    pub id: &'a str,
+    /// Fresh id.
+    pub id: &'a UserId,
     /// Normalised email.
     pub email: &'a str,
     /// bcrypt hash.
     pub password_hash: &'a str,
-    /// `user` or `admin`.
-    pub role: &'a str,
+    /// `Role::as_str` of the role.
+    pub role: &'static str,
     /// Normally false.
     pub disabled: bool,
     /// Now.
@@ -159,13 +146,14 @@ pub struct NewUser<'a> {
 
 impl NewUser<'_> {
     /// Inserts the user, their token version and the `user_created` event in
-    /// one transaction; `EmailTaken` if the email exists.
+    /// one transaction. A taken email is a unique violation
+    /// ([`super::is_unique_violation`]).
     pub fn insert(
         &self,
         conn: &mut DbConnection,
         event: &NewAuditEvent<'_>,
-    ) -> Result<UserRow, ApiError> {
-        let result = conn.transaction(|conn| {
+    ) -> QueryResult<UserRow> {
+        conn.transaction(|conn| {
             diesel::insert_into(users::table)
                 .values(self)
                 .execute(conn)?;
@@ -175,12 +163,6 @@ impl NewUser<'_> {
                 .find(self.id)
                 .select(UserRow::as_select())
                 .first(conn)
-        });
-        match result {
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                Err(ApiError::EmailTaken)
-            }
-            other => Ok(other?),
-        }
+        })
     }
 }

@@ -3,17 +3,17 @@
 //! about which ids exist).
 
 use actix_web::{HttpResponse, web};
-use uuid::Uuid;
 
 use crate::api::{
     AuditEvent, AuditQuery, NewUserRequest, Session, User, UserList, UserPatch, UserQuery,
 };
-use crate::auth::{AdminUser, ClientInfo};
+use crate::auth::ClientInfo;
 use crate::db::audit::AuditRow;
+use crate::db::{Role, SessionId, UserId};
 use crate::error::ApiError;
-use crate::sessions;
+use crate::http::AdminUser;
 use crate::state::AppState;
-use crate::users::{self, ROLE_USER, parse_role};
+use crate::users::{self, parse_role};
 
 fn bounded(
     value: Option<i64>,
@@ -54,7 +54,7 @@ pub async fn list_users(
             "email must not contain control characters",
         ));
     }
-    let (users, total) = users::list_users(&state, email, limit, offset).await?;
+    let (users, total) = users::list_users(state.db(), email, limit, offset).await?;
     Ok(web::Json(UserList { users, total }))
 }
 
@@ -74,16 +74,10 @@ pub async fn create_user(
         .as_deref()
         .map(parse_role)
         .transpose()?
-        .unwrap_or(ROLE_USER);
-    let user = users::create_user(
-        &state,
-        &email,
-        password,
-        role,
-        client,
-        Some(admin.0.user_id),
-    )
-    .await?;
+        .unwrap_or(Role::User);
+    let cost = state.config.bcrypt_cost;
+    let actor = Some(admin.0.user_id);
+    let user = users::create_user(state.db(), cost, &email, password, role, client, actor).await?;
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -91,9 +85,9 @@ pub async fn create_user(
 pub async fn get_user(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
 ) -> Result<web::Json<User>, ApiError> {
-    Ok(web::Json(users::get_user(&state, id.into_inner()).await?))
+    Ok(web::Json(users::get_user(state.db(), id.into_inner()).await?))
 }
 
 /// `PATCH /admin/users/{id}` `{role?, disabled?}`: a change revokes all the
@@ -101,14 +95,15 @@ pub async fn get_user(
 pub async fn update_user(
     state: web::Data<AppState>,
     admin: AdminUser,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
     body: web::Json<UserPatch>,
     client: ClientInfo,
 ) -> Result<web::Json<User>, ApiError> {
     let UserPatch { role, disabled } = body.into_inner();
     let role = role.as_deref().map(parse_role).transpose()?;
     let user =
-        users::update_user(&state, id.into_inner(), role, disabled, &admin.0, client).await?;
+        users::update_user(&state.sessions, id.into_inner(), role, disabled, &admin.0, client)
+            .await?;
     Ok(web::Json(user))
 }
 
@@ -116,23 +111,25 @@ pub async fn update_user(
 pub async fn list_user_sessions(
     state: web::Data<AppState>,
     admin: AdminUser,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
 ) -> Result<web::Json<Vec<Session>>, ApiError> {
     let id = id.into_inner();
-    users::get_user(&state, id).await?;
-    Ok(web::Json(
-        sessions::list_live(&state, id, Some(admin.0.session_id)).await?,
-    ))
+    users::get_user(state.db(), id.clone()).await?;
+    let sessions = state.sessions.list_live(id, Some(admin.0.session_id));
+    Ok(web::Json(sessions.await?))
 }
 
 /// `DELETE /admin/users/{id}/sessions`: every session and token of the user dies.
 pub async fn revoke_user_sessions(
     state: web::Data<AppState>,
     admin: AdminUser,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    sessions::revoke_user_sessions(&state, id.into_inner(), admin.0.user_id, client).await?;
+    state
+        .sessions
+        .revoke_user_sessions(id.into_inner(), admin.0.user_id, client)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -140,10 +137,14 @@ pub async fn revoke_user_sessions(
 pub async fn revoke_session(
     state: web::Data<AppState>,
     admin: AdminUser,
-    id: web::Path<Uuid>,
+    id: web::Path<SessionId>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    sessions::revoke_session(&state, id.into_inner(), None, Some(admin.0.user_id), client).await?;
+    let actor = Some(admin.0.user_id);
+    state
+        .sessions
+        .revoke_session(id.into_inner(), None, actor, client)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -155,10 +156,9 @@ pub async fn audit(
 ) -> Result<web::Json<Vec<AuditEvent>>, ApiError> {
     let AuditQuery { user_id, limit } = query.into_inner();
     let limit = bounded(limit, 100, 1000, "limit must be from 0 to 1000")?;
-    let user_id = user_id.map(|u| u.to_string());
     let events = state
-        .db
-        .run(move |conn| Ok(AuditRow::list(conn, user_id.as_deref(), limit)?))
+        .db()
+        .run(move |conn| Ok::<_, ApiError>(AuditRow::list(conn, user_id.as_ref(), limit)?))
         .await?;
     Ok(web::Json(
         events.into_iter().map(AuditEvent::from).collect(),

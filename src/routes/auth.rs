@@ -1,17 +1,18 @@
 //! `/auth/*` endpoints that create, rotate and end sessions. Thin: parse, call
-//! `crate::sessions`, shape the answer and the cookie.
+//! `Sessions`, shape the answer and the cookie.
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::token_response;
 use crate::api::{Credentials, PasswordChange, Registered};
-use crate::auth::extract::verified_claims;
-use crate::auth::{AuthUser, ClientInfo};
+use crate::auth::ClientInfo;
 use crate::config::Registration;
+use crate::db::Role;
 use crate::error::ApiError;
-use crate::sessions;
+use crate::http::AuthUser;
+use crate::http::extract::verified_claims;
 use crate::state::AppState;
-use crate::users::{self, ROLE_USER};
+use crate::users;
 
 /// `POST /auth/register`: 201 `{"user": User}`.
 pub async fn register(
@@ -23,7 +24,9 @@ pub async fn register(
         return Err(ApiError::RegistrationClosed);
     }
     let Credentials { email, password } = body.into_inner();
-    let user = users::create_user(&state, &email, password, ROLE_USER, client, None).await?;
+    let cost = state.config.bcrypt_cost;
+    let user =
+        users::create_user(state.db(), cost, &email, password, Role::User, client, None).await?;
     Ok(HttpResponse::Created().json(Registered { user }))
 }
 
@@ -33,7 +36,7 @@ pub async fn login(
     body: web::Json<Credentials>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = sessions::login(&state, body.into_inner(), client).await?;
+    let issued = state.sessions.login(body.into_inner(), client).await?;
     Ok(token_response(&state, issued))
 }
 
@@ -44,7 +47,7 @@ pub async fn refresh(
     req: HttpRequest,
     client: ClientInfo,
 ) -> HttpResponse {
-    match sessions::refresh(state.clone(), state.cookie.read(&req), client).await {
+    match state.sessions.refresh(state.cookie.read(&req), client).await {
         Ok(issued) => token_response(&state, issued),
         Err(error @ ApiError::InvalidGrant(_)) => {
             let mut response = error.error_response();
@@ -64,13 +67,10 @@ pub async fn logout(
     req: HttpRequest,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    sessions::logout(
-        &state,
-        state.cookie.read(&req),
-        verified_claims(&req),
-        client,
-    )
-    .await?;
+    state
+        .sessions
+        .logout(state.cookie.read(&req), verified_claims(&req), client)
+        .await?;
     Ok(HttpResponse::NoContent()
         .cookie(state.cookie.clear())
         .finish())
@@ -82,7 +82,7 @@ pub async fn logout_all(
     caller: AuthUser,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    sessions::logout_all(&state, caller, client).await?;
+    state.sessions.logout_all(caller, client).await?;
     Ok(HttpResponse::NoContent()
         .cookie(state.cookie.clear())
         .finish())
@@ -96,6 +96,8 @@ pub async fn change_password(
     body: web::Json<PasswordChange>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = sessions::change_password(&state, caller, body.into_inner(), client).await?;
+    let issued = state
+        .sessions
+        .change_password(caller, body.into_inner(), client).await?;
     Ok(token_response(&state, issued))
 }

@@ -14,8 +14,8 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: 200 if the database answers, else 503 `unavailable`.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
-        .db
-        .run(|conn| Ok(conn.batch_execute("SELECT 1")?))
+        .db()
+        .run(|conn| Ok::<_, ApiError>(conn.batch_execute("SELECT 1")?))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }

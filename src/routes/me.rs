@@ -3,17 +3,17 @@
 use actix_web::web;
 
 use crate::api::User;
-use crate::auth::AuthUser;
 use crate::db::users::UserRow;
 use crate::error::ApiError;
+use crate::http::AuthUser;
 use crate::state::AppState;
 
 /// The caller, as stored now.
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<web::Json<User>, ApiError> {
-    let id = caller.user_id.to_string();
+    let id = caller.user_id;
     let user = state
-        .db
-        .run(move |conn| Ok(UserRow::find(conn, &id)?))
+        .db()
+        .run(move |conn| Ok::<_, ApiError>(UserRow::find(conn, &id)?))
         .await?;
     Ok(web::Json(user.ok_or(ApiError::InvalidToken)?.into()))
 }

@@ -13,8 +13,8 @@ use actix_web::{HttpRequest, HttpResponse, mime, web};
 
 use actix_web::middleware::from_fn;
 
-use crate::auth::{require_admin, require_user};
 use crate::error::ApiError;
+use crate::http::{require_admin, require_user};
 use crate::sessions::Issued;
 use crate::state::AppState;
 

@@ -1,12 +1,12 @@
 //! `/auth/sessions`: the caller's own sessions.
 
 use actix_web::{HttpResponse, web};
-use uuid::Uuid;
 
 use crate::api::Session;
-use crate::auth::{AuthUser, ClientInfo};
+use crate::auth::ClientInfo;
+use crate::db::SessionId;
 use crate::error::ApiError;
-use crate::sessions;
+use crate::http::AuthUser;
 use crate::state::AppState;
 
 /// `GET /auth/sessions`: the caller's live sessions.
@@ -14,18 +14,23 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
 ) -> Result<web::Json<Vec<Session>>, ApiError> {
-    Ok(web::Json(
-        sessions::list_live(&state, caller.user_id, Some(caller.session_id)).await?,
-    ))
+    let sessions = state
+        .sessions
+        .list_live(caller.user_id, Some(caller.session_id));
+    Ok(web::Json(sessions.await?))
 }
 
 /// `DELETE /auth/sessions/{id}`: 204, or 404 when it is not the caller's.
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<SessionId>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    sessions::revoke_session(&state, id.into_inner(), Some(caller.user_id), None, client).await?;
+    let owner = Some(caller.user_id);
+    state
+        .sessions
+        .revoke_session(id.into_inner(), owner, None, client)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

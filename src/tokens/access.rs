@@ -6,7 +6,6 @@
 //! claim. Whether the session is still live is the extractor's second step
 //! (`auth/extract.rs`), through the liveness cache.
 
-use std::fmt;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -14,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::db::{Role, SessionId, UserId};
 use crate::error::ApiError;
 
 const TYP: &str = "at+jwt";
@@ -26,13 +26,13 @@ pub struct AccessClaims {
     /// Audience.
     pub aud: String,
     /// User id.
-    pub sub: Uuid,
+    pub sub: UserId,
     /// Session id.
-    pub sid: Uuid,
+    pub sid: SessionId,
     /// The user's token version at issue.
     pub ver: i64,
-    /// `user` or `admin` at issue (authorization re-checks the current role).
-    pub role: String,
+    /// The role at issue (authorization re-checks the current role).
+    pub role: Role,
     /// Issued at (seconds since the epoch).
     pub iat: i64,
     /// Not before.
@@ -52,17 +52,6 @@ pub struct AccessTokens {
     ttl: Duration,
     issuer: String,
     audience: String,
-}
-
-impl fmt::Debug for AccessTokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessTokens")
-            .field("kid", &self.kid)
-            .field("ttl", &self.ttl)
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .finish_non_exhaustive()
-    }
 }
 
 impl AccessTokens {
@@ -101,15 +90,21 @@ impl AccessTokens {
     }
 
     /// A token for `user` in session `sid` at token version `ver`.
-    pub fn issue(&self, sub: Uuid, sid: Uuid, ver: i64, role: &str) -> Result<String, ApiError> {
+    pub fn issue(
+        &self,
+        sub: &UserId,
+        sid: &SessionId,
+        ver: i64,
+        role: Role,
+    ) -> Result<String, ApiError> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            sub,
-            sid,
+            sub: sub.clone(),
+            sid: sid.clone(),
             ver,
-            role: role.to_owned(),
+            role,
             iat: now,
             nbf: now,
             exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
@@ -178,10 +173,10 @@ mod tests {
         AccessClaims {
             iss: "wristband".into(),
             aud: "wristband".into(),
-            sub: Uuid::new_v4(),
-            sid: Uuid::new_v4(),
+            sub: UserId::new(),
+            sid: SessionId::new(),
             ver: 1,
-            role: "user".into(),
+            role: Role::User,
             iat: now,
             nbf: now,
             exp: now + 600,
@@ -205,11 +200,11 @@ mod tests {
     fn issued_tokens_verify_with_their_claims() {
         let t = tokens();
         let c = claims();
-        let token = t.issue(c.sub, c.sid, 3, "admin").unwrap();
+        let token = t.issue(&c.sub, &c.sid, 3, Role::Admin).unwrap();
         let got = t.verify(&token).unwrap();
         assert_eq!(
-            (got.sub, got.sid, got.ver, got.role.as_str()),
-            (c.sub, c.sid, 3, "admin")
+            (got.sub, got.sid, got.ver, got.role),
+            (c.sub, c.sid, 3, Role::Admin)
         );
     }
 

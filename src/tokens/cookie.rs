@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn secure_cookie_has_every_attribute() {
-        let token = RefreshKey::derive(b"k").issue(uuid::Uuid::new_v4(), 1);
+        let token = RefreshKey::derive(b"k").issue(&crate::db::SessionId::new(), 1);
         let text = RefreshCookie::new(true).set(&token, 600).to_string();
         assert!(text.starts_with("__Host-wristband_refresh=wbr1."));
         for attribute in [

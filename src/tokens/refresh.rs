@@ -8,13 +8,14 @@
 //! the grace window hand every tab *the same* successor. The MAC gives the
 //! token 256 bits that cannot be guessed.
 
-use std::fmt;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use uuid::Uuid;
+
+use crate::db::SessionId;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -24,32 +25,20 @@ const BODY_LEN: usize = 16 + 8;
 const MAC_LEN: usize = 32;
 
 /// A presentable refresh token. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RefreshToken(String);
+#[derive(Debug, Clone)]
+pub struct RefreshToken(SecretString);
 
 impl RefreshToken {
     /// The token text, for the cookie only.
     pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for RefreshToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RefreshToken([redacted])")
+        self.0.expose_secret()
     }
 }
 
 /// The key that makes and checks refresh tokens: an HMAC keyed once, cloned
-/// for each token.
+/// for each token. Deliberately not `Debug`.
 #[derive(Clone)]
 pub struct RefreshKey(HmacSha256);
-
-impl fmt::Debug for RefreshKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RefreshKey([redacted])")
-    }
-}
 
 impl RefreshKey {
     /// Derives the refresh key from the server secret, separated from the JWT
@@ -73,25 +62,27 @@ impl RefreshKey {
     }
 
     /// The token of generation `generation` of session `session_id`.
-    pub fn issue(&self, session_id: Uuid, generation: i64) -> RefreshToken {
+    pub fn issue(&self, session_id: &SessionId, generation: i64) -> RefreshToken {
         let mut raw = Vec::with_capacity(BODY_LEN + MAC_LEN);
-        raw.extend_from_slice(session_id.as_bytes());
+        // Ids are made by this server, so the text always parses.
+        let uuid = Uuid::parse_str(session_id.as_str()).unwrap_or_default();
+        raw.extend_from_slice(uuid.as_bytes());
         raw.extend_from_slice(&generation.to_be_bytes());
         let tag = self.mac(&raw).finalize().into_bytes();
         raw.extend_from_slice(&tag);
-        RefreshToken(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw)))
+        RefreshToken(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw)).into())
     }
 
     /// The session and generation a token names, if this server made it.
     /// The MAC is compared in constant time.
-    pub fn parse(&self, token: &str) -> Option<(Uuid, i64)> {
+    pub fn parse(&self, token: &str) -> Option<(SessionId, i64)> {
         let raw = URL_SAFE_NO_PAD.decode(token.strip_prefix(PREFIX)?).ok()?;
         if raw.len() != BODY_LEN + MAC_LEN {
             return None;
         }
         let (body, tag) = raw.split_at(BODY_LEN);
         self.mac(body).verify_slice(tag).ok()?;
-        let session_id = Uuid::from_slice(&body[..16]).ok()?;
+        let session_id = SessionId::from(Uuid::from_slice(&body[..16]).ok()?);
         let generation = i64::from_be_bytes(body[16..].try_into().ok()?);
         Some((session_id, generation))
     }
@@ -104,22 +95,22 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_are_deterministic() {
         let key = RefreshKey::derive(b"a secret of thirty-two bytes at least!");
-        let sid = Uuid::new_v4();
-        let token = key.issue(sid, 7);
-        assert_eq!(key.parse(token.expose()), Some((sid, 7)));
+        let sid = SessionId::new();
+        let token = key.issue(&sid, 7);
+        assert_eq!(key.parse(token.expose()), Some((sid.clone(), 7)));
         assert_eq!(
-            key.issue(sid, 7),
-            token,
+            key.issue(&sid, 7).expose(),
+            token.expose(),
             "the same generation gives the same token"
         );
-        assert_ne!(key.issue(sid, 8), token);
+        assert_ne!(key.issue(&sid, 8).expose(), token.expose());
     }
 
     #[test]
     fn forged_or_foreign_tokens_are_refused() {
         let key = RefreshKey::derive(b"a secret of thirty-two bytes at least!");
         let other = RefreshKey::derive(b"another secret of thirty-two bytes!!!");
-        let token = key.issue(Uuid::new_v4(), 1);
+        let token = key.issue(&SessionId::new(), 1);
         assert_eq!(other.parse(token.expose()), None);
         let mut tampered = token.expose().to_owned();
         let last = tampered.pop().unwrap();
@@ -132,7 +123,7 @@ mod tests {
     #[test]
     fn debug_is_redacted() {
         let key = RefreshKey::derive(b"k");
-        let token = key.issue(Uuid::new_v4(), 1);
+        let token = key.issue(&SessionId::new(), 1);
         assert!(!format!("{token:?}").contains(&token.expose()[5..]));
     }
 }

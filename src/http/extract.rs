@@ -1,9 +1,9 @@
 //! Request extractors: [`AuthUser`] (the one place that parses the
-//! `Authorization` header and authenticates a Bearer token), [`AdminUser`]
-//! (the same, plus the current role must be admin) and [`ClientInfo`] (IP and
-//! user agent, for sessions and the audit log).
+//! `Authorization` header; the token itself is authenticated by
+//! `Sessions::authenticate`) and [`AdminUser`] (the same, plus the current
+//! role must be admin), and the route middleware that runs them first.
 
-use std::future::{Ready, ready};
+use std::future::ready;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -11,27 +11,16 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use uuid::Uuid;
 
+pub use crate::sessions::AuthUser;
+
+use crate::db::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::AccessClaims;
 
-/// The caller, authenticated by a Bearer access token whose session is live
-/// and whose version is the user's current one.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    /// The user.
-    pub user_id: Uuid,
-    /// The session the token belongs to.
-    pub session_id: Uuid,
-    /// The user's current token version.
-    pub version: i64,
-    /// The user's current role (not the one in the token).
-    pub role: String,
-}
-
-fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+/// The shared state, or 503 if the app was built without it.
+pub(crate) fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| {
@@ -69,32 +58,7 @@ pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
 pub fn verified_claims(req: &HttpRequest) -> Option<AccessClaims> {
     let state = state_of(req).ok()?;
     let token = bearer_token(req).ok()?;
-    state.access.verify(&token).ok()
-}
-
-impl AuthUser {
-    async fn authenticate(state: &AppState, token: &str) -> Result<Self, ApiError> {
-        let claims = state.access.verify(token)?;
-        let live = state
-            .liveness
-            .check(
-                &state.db,
-                claims.sid,
-                claims.ver,
-                state.idle_ttl(),
-                crate::db::now(),
-            )
-            .await?;
-        match live {
-            Some(live) if live.version == claims.ver && live.user_id == claims.sub => Ok(Self {
-                user_id: claims.sub,
-                session_id: claims.sid,
-                version: live.version,
-                role: live.role,
-            }),
-            _ => Err(ApiError::InvalidToken),
-        }
-    }
+    state.sessions.access().verify(&token).ok()
 }
 
 impl FromRequest for AuthUser {
@@ -109,7 +73,7 @@ impl FromRequest for AuthUser {
         let prepared = state_of(req).and_then(|state| Ok((state, bearer_token(req)?)));
         Box::pin(async move {
             let (state, token) = prepared?;
-            Self::authenticate(&state, &token).await
+            state.sessions.authenticate(&token).await
         })
     }
 }
@@ -129,7 +93,7 @@ impl FromRequest for AdminUser {
         let caller = AuthUser::from_request(req, payload);
         Box::pin(async move {
             let caller = caller.await?;
-            if caller.role == crate::users::ROLE_ADMIN {
+            if caller.role == Role::Admin {
                 Ok(Self(caller))
             } else {
                 Err(ApiError::Forbidden)
@@ -162,69 +126,10 @@ pub async fn require_admin(
     next.call(req).await
 }
 
-/// Where a request comes from, as recorded on sessions and audit events.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    /// Client IP: the peer, or with `WRISTBAND_TRUST_PROXY` the last
-    /// `X-Forwarded-For` entry (the one the trusted proxy appended; entries
-    /// to its left come from the client and can be forged).
-    pub ip: Option<String>,
-    /// `User-Agent`, cut to 256 characters.
-    pub user_agent: Option<String>,
-}
-
-impl ClientInfo {
-    fn of(req: &HttpRequest, trust_proxy: bool) -> Self {
-        let forwarded = trust_proxy
-            .then(|| {
-                req.headers()
-                    .get("x-forwarded-for")?
-                    .to_str()
-                    .ok()?
-                    .rsplit(',')
-                    .next()
-                    .map(str::trim)
-            })
-            .flatten()
-            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
-        let ip = forwarded
-            .or_else(|| req.peer_addr().map(|a| a.ip()))
-            .map(|ip| ip.to_string());
-        let user_agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(256).collect());
-        Self { ip, user_agent }
-    }
-}
-
-impl FromRequest for ClientInfo {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(state_of(req).map(|state| Self::of(req, state.config.trust_proxy)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
-
-    #[test]
-    fn forwarded_ip_is_the_proxys_entry_and_only_when_trusted() {
-        let req = TestRequest::default()
-            .peer_addr("10.0.0.1:5000".parse().unwrap())
-            .insert_header(("x-forwarded-for", "6.6.6.6, 203.0.113.7"))
-            .to_http_request();
-        assert_eq!(
-            ClientInfo::of(&req, true).ip.as_deref(),
-            Some("203.0.113.7")
-        );
-        assert_eq!(ClientInfo::of(&req, false).ip.as_deref(), Some("10.0.0.1"));
-    }
 
     #[test]
     fn bearer_scheme_is_case_insensitive() {

@@ -1,11 +1,10 @@
-//! The liveness cache: whether a session may still be used, remembered for at
-//! most one second per session.
+//! The liveness cache, and authenticating an access token with it.
 //!
 //! Every authenticated request needs "is this session live, and is the token's
 //! version the user's current one?". Asking the database each time would put a
 //! query on the hot path; this cache answers from memory for up to `ttl`
 //! (1 s), which bounds how late *another* instance sees a revocation. On the
-//! instance that revokes, the revoking code calls `forget_*` after its
+//! instance that revokes, `revoke.rs` forgets the revoked sessions after its
 //! transaction commits, so the very next request goes to the database.
 //!
 //! A lookup that started before a revocation must not store its stale answer
@@ -16,22 +15,22 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDateTime, TimeDelta};
-use uuid::Uuid;
+use chrono::NaiveDateTime;
 
-use crate::db::Database;
+use super::{AuthUser, SessionPolicy, Sessions};
 use crate::db::sessions::SessionRow;
+use crate::db::{self, Database, Role, SessionId, UserId};
 use crate::error::ApiError;
 
 /// What a live session grants: its user, their current version and role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSession {
     /// The session's user.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The user's current token version.
     pub version: i64,
     /// The user's current role.
-    pub role: String,
+    pub role: Role,
     /// When the session ends at the latest.
     pub ends_at: NaiveDateTime,
 }
@@ -42,7 +41,7 @@ struct Entry {
 }
 
 struct Inner {
-    entries: HashMap<Uuid, Entry>,
+    entries: HashMap<SessionId, Entry>,
     epoch: u64,
 }
 
@@ -50,14 +49,6 @@ struct Inner {
 pub struct LivenessCache {
     inner: Mutex<Inner>,
     ttl: Duration,
-}
-
-impl std::fmt::Debug for LivenessCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LivenessCache")
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Past this many entries, expired ones are dropped on insert.
@@ -92,16 +83,16 @@ impl LivenessCache {
     pub async fn check(
         &self,
         db: &Database,
-        sid: Uuid,
+        policy: SessionPolicy,
+        sid: &SessionId,
         token_version: i64,
-        idle_ttl: TimeDelta,
         now: NaiveDateTime,
     ) -> Result<Option<LiveSession>, ApiError> {
         let epoch = {
             let inner = self.lock();
             let fresh = inner
                 .entries
-                .get(&sid)
+                .get(sid)
                 .filter(|e| e.fetched.elapsed() < self.ttl);
             let outdated = |e: &&Entry| e.live.as_ref().is_some_and(|l| l.version < token_version);
             if let Some(entry) = fresh.filter(|e| !outdated(e)) {
@@ -109,25 +100,23 @@ impl LivenessCache {
             }
             inner.epoch
         };
-        let key = sid.to_string();
+        let key = sid.clone();
         let row = db
-            .run(move |conn| Ok(SessionRow::find_with_user(conn, &key)?))
+            .run(move |conn| Ok::<_, ApiError>(SessionRow::find_with_user(conn, &key)?))
             .await?;
-        // The user id is parsed here, once per fill, so the per-request
-        // comparison with the token's `sub` needs no allocation.
-        let live = row.filter(|r| r.is_live(now, idle_ttl)).and_then(|r| {
-            Some(LiveSession {
-                ends_at: r.session.ends_at(idle_ttl),
-                user_id: Uuid::parse_str(&r.session.user_id).ok()?,
+        let live = row
+            .filter(|r| policy.is_live(r, now))
+            .map(|r| LiveSession {
+                ends_at: policy.ends_at(&r.session),
+                user_id: r.session.user_id,
                 version: r.user_version,
                 role: r.user.role,
-            })
-        });
-        self.store(sid, live.clone(), epoch);
+            });
+        self.store(sid.clone(), live.clone(), epoch);
         Ok(live)
     }
 
-    fn store(&self, sid: Uuid, live: Option<LiveSession>, epoch: u64) {
+    fn store(&self, sid: SessionId, live: Option<LiveSession>, epoch: u64) {
         let mut inner = self.lock();
         if inner.epoch != epoch {
             return;
@@ -145,33 +134,54 @@ impl LivenessCache {
         );
     }
 
-    /// Forgets one session (after revoking it).
-    pub fn forget_session(&self, sid: Uuid) {
+    /// Forgets one session. Only `revoke.rs` calls this, after its transaction.
+    pub(super) fn forget_session(&self, sid: &SessionId) {
         let mut inner = self.lock();
         inner.epoch += 1;
-        inner.entries.remove(&sid);
+        inner.entries.remove(sid);
     }
 
-    /// Forgets every session of a user (after bumping their version, or
-    /// changing their role or state).
-    pub fn forget_user(&self, user_id: Uuid) {
+    /// Forgets every session of a user. Only `revoke.rs` calls this.
+    pub(super) fn forget_user(&self, user_id: &UserId) {
         let mut inner = self.lock();
         inner.epoch += 1;
         inner
             .entries
-            .retain(|_, e| e.live.as_ref().is_none_or(|l| l.user_id != user_id));
+            .retain(|_, e| e.live.as_ref().is_none_or(|l| l.user_id != *user_id));
+    }
+}
+
+impl Sessions {
+    /// Authenticates an access token: the stateless checks, then the session
+    /// must be live and the token's version and user the current ones.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, ApiError> {
+        let claims = self.access.verify(token)?;
+        let live = self
+            .liveness
+            .check(&self.db, self.policy, &claims.sid, claims.ver, db::now())
+            .await?;
+        match live {
+            Some(live) if live.version == claims.ver && live.user_id == claims.sub => Ok(AuthUser {
+                user_id: claims.sub,
+                session_id: claims.sid,
+                version: live.version,
+                role: live.role,
+            }),
+            _ => Err(ApiError::InvalidToken),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeDelta;
 
-    fn live(user: Uuid) -> Option<LiveSession> {
+    fn live(user: &UserId) -> Option<LiveSession> {
         Some(LiveSession {
-            user_id: user,
+            user_id: user.clone(),
             version: 1,
-            role: "user".into(),
+            role: Role::User,
             ends_at: crate::db::now() + TimeDelta::hours(1),
         })
     }
@@ -179,21 +189,21 @@ mod tests {
     #[test]
     fn a_stale_answer_is_not_stored_after_a_forget() {
         let cache = LivenessCache::new(Duration::from_secs(1));
-        let sid = Uuid::new_v4();
+        let sid = SessionId::new();
         let epoch = cache.lock().epoch;
-        cache.forget_session(sid);
-        cache.store(sid, live(Uuid::new_v4()), epoch);
+        cache.forget_session(&sid);
+        cache.store(sid, live(&UserId::new()), epoch);
         assert!(cache.lock().entries.is_empty());
     }
 
     #[test]
     fn forget_user_drops_only_that_user() {
         let cache = LivenessCache::new(Duration::from_secs(1));
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
-        cache.store(a, live(alice), 0);
-        cache.store(b, live(bob), 0);
-        cache.forget_user(alice);
+        let (a, b) = (SessionId::new(), SessionId::new());
+        let (alice, bob) = (UserId::new(), UserId::new());
+        cache.store(a.clone(), live(&alice), 0);
+        cache.store(b.clone(), live(&bob), 0);
+        cache.forget_user(&alice);
         let inner = cache.lock();
         assert!(!inner.entries.contains_key(&a));
         assert!(inner.entries.contains_key(&b));

@@ -1,0 +1,229 @@
+//! The session rules: log in, rotate, revoke, and decide whether a session is
+//! live. Routes call [`Sessions`]; it calls `db/` and `tokens/`.
+//!
+//! Invariants:
+//! 1. One session per login; a session's refresh token is the one of its
+//!    current `generation` (see `tokens/refresh.rs`); no token is stored.
+//! 2. Refresh rotates with a compare-and-swap on `generation`: of N concurrent
+//!    refreshes with one token exactly one moves the session forward; the others
+//!    then see the predecessor inside the grace window and get *the same*
+//!    successor, so every tab converges on one cookie.
+//! 3. Any spent token other than the immediate predecessor within
+//!    `WRISTBAND_REFRESH_GRACE` is reuse: the session is revoked and
+//!    `refresh_reused` is audited.
+//! 4. Revoked is final: nothing clears `revoked_at`, and rotation refuses a
+//!    revoked session.
+//! 5. A session (and each access token) carries the user's token version;
+//!    bumping it kills them all. Bumps also mark the sessions revoked, so lists
+//!    and the purge agree.
+//! 6. Every revocation goes through `revoke.rs`: its transaction commits, then
+//!    the liveness cache forgets it before the response leaves, so the very
+//!    next request on this instance is refused (other instances: within the
+//!    cache's one second).
+//! 7. "Live" has one definition, [`SessionPolicy::refusal`] over the Rust and
+//!    SQL twins in `db/sessions.rs`.
+//!
+//! Files: `login.rs` (credentials), `rotate.rs` (refresh), `revoke.rs` (the one
+//! revocation path), `password.rs` (password change), `live.rs` (the liveness
+//! cache and access-token authentication), `purge.rs` (the periodic purge).
+
+mod live;
+mod login;
+mod password;
+pub mod purge;
+mod revoke;
+mod rotate;
+
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, TimeDelta};
+use secrecy::SecretString;
+
+pub use live::{LiveSession, LivenessCache};
+pub use revoke::Revocations;
+
+use crate::api::{Session, TokenResponse};
+use crate::config::Config;
+use crate::db::sessions::{Refusal, SessionRow, SessionWithUser};
+use crate::db::users::UserRow;
+use crate::db::{self, Database, Role, SessionId, UserId};
+use crate::error::{ApiError, GrantFailure};
+use crate::tokens::{AccessTokens, RefreshKey, RefreshToken};
+
+/// How long a liveness answer is trusted: the bound on how late another
+/// instance sees a revocation.
+pub const LIVENESS_TTL: Duration = Duration::from_secs(1);
+
+/// Session lifetimes, built once from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A session not refreshed for this long has ended.
+    pub idle_ttl: TimeDelta,
+    /// A session ends this long after login whatever happens.
+    pub max_age: TimeDelta,
+    /// How long the immediately previous refresh token is still accepted.
+    pub grace: TimeDelta,
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+impl SessionPolicy {
+    /// The policy of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            idle_ttl: delta(config.refresh_idle_ttl),
+            max_age: delta(config.session_max_age),
+            grace: delta(config.refresh_grace),
+        }
+    }
+
+    /// When `session` ends unless refreshed (or revoked) first.
+    pub fn ends_at(&self, session: &SessionRow) -> NaiveDateTime {
+        session.ends_at(self.idle_ttl)
+    }
+
+    /// Why `found` may not be used at `now`, as a refresh answers it; `None`
+    /// if it is live.
+    pub fn refusal(&self, found: &SessionWithUser, now: NaiveDateTime) -> Option<GrantFailure> {
+        found.refusal(now, self.idle_ttl).map(|refusal| match refusal {
+            Refusal::Revoked => GrantFailure::Revoked,
+            Refusal::Expired => GrantFailure::Expired,
+        })
+    }
+
+    /// Whether `found` is live at `now`.
+    pub fn is_live(&self, found: &SessionWithUser, now: NaiveDateTime) -> bool {
+        self.refusal(found, now).is_none()
+    }
+
+    /// Whether a token rotated away at `rotated_at` is still in its grace window.
+    fn in_grace(&self, rotated_at: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
+        rotated_at.is_some_and(|at| now - at <= self.grace)
+    }
+}
+
+/// The caller, authenticated by a Bearer access token whose session is live
+/// and whose version is the user's current one.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The user.
+    pub user_id: UserId,
+    /// The session the token belongs to.
+    pub session_id: SessionId,
+    /// The user's current token version.
+    pub version: i64,
+    /// The user's current role (not the one in the token).
+    pub role: Role,
+}
+
+/// Tokens handed out by login, refresh and password change.
+#[derive(Debug)]
+pub struct Issued {
+    /// The JSON body.
+    pub body: TokenResponse,
+    /// The refresh token for the cookie.
+    pub refresh: RefreshToken,
+    /// The cookie's `Max-Age`: what is left of the session.
+    pub cookie_max_age: i64,
+}
+
+/// Everything the session rules need, shared by every request.
+pub struct Sessions {
+    db: Database,
+    policy: SessionPolicy,
+    access: AccessTokens,
+    refresh_key: RefreshKey,
+    liveness: LivenessCache,
+    /// A bcrypt hash of a random password at the configured cost: unknown
+    /// emails are verified against it so they take as long as wrong passwords.
+    dummy_hash: SecretString,
+    bcrypt_cost: u32,
+}
+
+impl Sessions {
+    /// The session rules over `db`, with the keys made from `secret`.
+    pub fn new(config: &Config, db: Database, secret: &[u8], dummy_hash: SecretString) -> Self {
+        Self {
+            db,
+            policy: SessionPolicy::from_config(config),
+            access: AccessTokens::new(
+                secret,
+                &config.issuer,
+                &config.audience,
+                config.access_ttl,
+                config.clock_leeway,
+            ),
+            refresh_key: RefreshKey::derive(secret),
+            liveness: LivenessCache::new(LIVENESS_TTL),
+            dummy_hash,
+            bcrypt_cost: config.bcrypt_cost,
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The lifetimes in force.
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    /// The access-token issuer and verifier.
+    pub fn access(&self) -> &AccessTokens {
+        &self.access
+    }
+
+    /// The refresh-token key.
+    pub fn refresh_key(&self) -> &RefreshKey {
+        &self.refresh_key
+    }
+
+    /// Builds the token response for generation `generation` of `session_id`.
+    fn issue(
+        &self,
+        user: UserRow,
+        session_id: &SessionId,
+        generation: i64,
+        version: i64,
+        ends_at: NaiveDateTime,
+    ) -> Result<Issued, ApiError> {
+        let access_token = self
+            .access
+            .issue(&user.id, session_id, version, user.role)?;
+        Ok(Issued {
+            body: TokenResponse {
+                access_token,
+                token_type: "Bearer".into(),
+                expires_in: self.access.ttl_secs(),
+                user: user.into(),
+            },
+            refresh: self.refresh_key.issue(session_id, generation),
+            cookie_max_age: (ends_at - db::now()).num_seconds().max(0),
+        })
+    }
+
+    /// The live sessions of `user_id`, `current` marking the caller's own.
+    pub async fn list_live(
+        &self,
+        user_id: UserId,
+        current: Option<SessionId>,
+    ) -> Result<Vec<Session>, ApiError> {
+        let idle = self.policy.idle_ttl;
+        let rows = self
+            .db
+            .run(move |conn| Ok::<_, ApiError>(SessionRow::list_live(conn, &user_id, db::now(), idle)?))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let ends_at = self.policy.ends_at(&row);
+                let is_current = Some(&row.id) == current.as_ref();
+                Session::from_row(row, ends_at, is_current)
+            })
+            .collect())
+    }
+}

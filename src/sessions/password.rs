@@ -1,0 +1,65 @@
+//! The password change: verify the current password, hash the new one, then
+//! in one transaction store it, revoke every other session of the user, and
+//! re-key the caller's session so its earlier refresh tokens are spent.
+
+use diesel::Connection;
+use secrecy::ExposeSecret;
+
+use super::{AuthUser, Issued, Sessions};
+use crate::api::PasswordChange;
+use crate::auth::{ClientInfo, password};
+use crate::db::audit::AuditKind;
+use crate::db::sessions::SessionRow;
+use crate::db::users::UserRow;
+use crate::db;
+use crate::error::ApiError;
+
+impl Sessions {
+    /// Changes the caller's password: every other session dies, the caller's
+    /// session is re-keyed and gets fresh tokens. A wrong current password
+    /// changes nothing.
+    pub async fn change_password(
+        &self,
+        caller: AuthUser,
+        change: PasswordChange,
+        client: ClientInfo,
+    ) -> Result<Issued, ApiError> {
+        password::check_policy(change.new_password.expose())?;
+        let id = caller.user_id.clone();
+        let user = self
+            .db
+            .run(move |conn| Ok::<_, ApiError>(UserRow::find(conn, &id)?))
+            .await?
+            .ok_or(ApiError::InvalidToken)?;
+        let (current, hash) = (change.current_password, user.password_hash.clone());
+        if !db::blocking(move || password::verify(current.expose(), hash.expose_secret())).await? {
+            return Err(ApiError::WrongCurrentPassword);
+        }
+        let (new_password, cost) = (change.new_password, self.bcrypt_cost);
+        let new_hash = db::blocking(move || password::hash(new_password.expose(), cost)).await??;
+        let (policy, who) = (self.policy, caller.clone());
+        let (user, version, generation, ends_at) = self
+            .revoking(move |conn, revocations| {
+                let (id, sid) = (&who.user_id, &who.session_id);
+                conn.transaction(|conn| {
+                    let now = db::now();
+                    UserRow::set_password_hash(conn, id, &new_hash, now)?;
+                    let event = client.event(AuditKind::PasswordChanged).user(id).session(sid);
+                    let version = revocations.all_for_user(conn, id, Some(sid))?;
+                    event.insert(conn)?;
+                    if version != who.version + 1 {
+                        // Another change (another password change, a logout-all)
+                        // committed since this caller's token was checked.
+                        return Err(ApiError::InvalidToken);
+                    }
+                    let generation =
+                        SessionRow::rekey(conn, sid, version, now)?.ok_or(ApiError::InvalidToken)?;
+                    let session = SessionRow::find(conn, sid)?.ok_or(ApiError::InvalidToken)?;
+                    let user = UserRow::find(conn, id)?.ok_or(ApiError::InvalidToken)?;
+                    Ok((user, version, generation, policy.ends_at(&session)))
+                })
+            })
+            .await?;
+        self.issue(user, &caller.session_id, generation, version, ends_at)
+    }
+}

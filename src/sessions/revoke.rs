@@ -1,0 +1,201 @@
+//! The one revocation path. Every revocation — logout, logout-all, a password
+//! change, refresh-token reuse, admin actions, role and state changes — runs
+//! inside [`Sessions::revoking`]:
+//!
+//! 1. the work runs in its transaction, recording each revocation in a
+//!    [`Revocations`] (the only code that marks sessions revoked or bumps a
+//!    token version);
+//! 2. then the liveness cache forgets what was recorded, before the response
+//!    leaves, so the next request on this instance is refused;
+//! 3. then (with the metrics) what was revoked is counted.
+//!
+//! Nothing outside this file calls the cache's `forget_*`.
+
+use chrono::NaiveDateTime;
+use diesel::Connection;
+use diesel::QueryResult;
+
+use super::{AuthUser, Sessions};
+use crate::auth::ClientInfo;
+use crate::db::audit::{AuditKind, NewAuditEvent};
+use crate::db::sessions::SessionRow;
+use crate::db::token_versions::TokenVersion;
+use crate::db::users::UserRow;
+use crate::db::{self, DbConnection, SessionId, UserId};
+use crate::error::ApiError;
+use crate::tokens::AccessClaims;
+
+/// What one piece of work revoked. Build one only through
+/// [`Sessions::revoking`]; start-up and the CLI, which run before any cache
+/// exists, may use `Revocations::default()` directly.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Revocations {
+    sessions: Vec<SessionId>,
+    users: Vec<UserId>,
+}
+
+impl Revocations {
+    /// Revokes one session (only if it belongs to `owner`, when given);
+    /// returns whether this call revoked it.
+    pub fn session(
+        &mut self,
+        conn: &mut DbConnection,
+        id: &SessionId,
+        owner: Option<&UserId>,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        self.sessions.push(id.clone());
+        SessionRow::revoke(conn, id, owner, now)
+    }
+
+    /// Bumps the user's token version and revokes all their sessions except
+    /// `keep`; returns the new version. Call it inside a transaction together
+    /// with its audit event (see [`Revocations::all_for_user_audited`]).
+    pub fn all_for_user(
+        &mut self,
+        conn: &mut DbConnection,
+        user_id: &UserId,
+        keep: Option<&SessionId>,
+    ) -> QueryResult<i64> {
+        self.users.push(user_id.clone());
+        let version = TokenVersion::bump(conn, user_id)?;
+        SessionRow::revoke_all_for_user(conn, user_id, keep, db::now())?;
+        Ok(version)
+    }
+
+    /// [`Revocations::all_for_user`] and `event`, in one transaction.
+    pub fn all_for_user_audited(
+        &mut self,
+        conn: &mut DbConnection,
+        user_id: &UserId,
+        keep: Option<&SessionId>,
+        event: NewAuditEvent<'_>,
+    ) -> QueryResult<i64> {
+        conn.transaction(|conn| {
+            let version = self.all_for_user(conn, user_id, keep)?;
+            event.insert(conn)?;
+            Ok(version)
+        })
+    }
+}
+
+impl Sessions {
+    /// Runs `work` with a connection and a [`Revocations`] off the async
+    /// workers, then forgets whatever it revoked — even when it failed
+    /// afterwards, since forgetting more than needed is always safe.
+    pub async fn revoking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, &mut Revocations) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (result, revoked) = self
+            .db
+            .run(move |conn| {
+                let mut revocations = Revocations::default();
+                let result = work(conn, &mut revocations);
+                Ok::<_, ApiError>((result, revocations))
+            })
+            .await?;
+        for sid in &revoked.sessions {
+            self.liveness.forget_session(sid);
+        }
+        for user in &revoked.users {
+            self.liveness.forget_user(user);
+        }
+        result
+    }
+
+    /// Ends the session named by the refresh cookie, or else by the Bearer
+    /// token's claims. Idempotent: nothing to end is not an error.
+    pub async fn logout(
+        &self,
+        cookie: Option<String>,
+        bearer: Option<AccessClaims>,
+        client: ClientInfo,
+    ) -> Result<(), ApiError> {
+        let from_cookie = cookie
+            .and_then(|token| self.refresh_key.parse(&token))
+            .map(|(sid, _)| sid);
+        let Some(sid) = from_cookie.or(bearer.map(|claims| claims.sid)) else {
+            return Ok(());
+        };
+        self.revoking(move |conn, revocations| {
+            conn.transaction(|conn| {
+                if revocations.session(conn, &sid, None, db::now())?
+                    && let Some(session) = SessionRow::find(conn, &sid)?
+                {
+                    client
+                        .event(AuditKind::Logout)
+                        .user(&session.user_id)
+                        .session(&sid)
+                        .insert(conn)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Logout everywhere: every session and access token of the caller dies.
+    pub async fn logout_all(&self, caller: AuthUser, client: ClientInfo) -> Result<(), ApiError> {
+        self.revoking(move |conn, revocations| {
+            let event = client.event(AuditKind::LogoutAll).user(&caller.user_id);
+            revocations.all_for_user_audited(conn, &caller.user_id, None, event)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Admin revoke-all: every session and access token of `user_id` dies.
+    /// 404 for an unknown user.
+    pub async fn revoke_user_sessions(
+        &self,
+        user_id: UserId,
+        actor: UserId,
+        client: ClientInfo,
+    ) -> Result<(), ApiError> {
+        self.revoking(move |conn, revocations| {
+            UserRow::find(conn, &user_id)?.ok_or(ApiError::NotFound)?;
+            let event = client
+                .event(AuditKind::UserSessionsRevoked)
+                .user(&user_id)
+                .actor(&actor);
+            revocations.all_for_user_audited(conn, &user_id, None, event)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Revokes session `session_id` if it belongs to `owner` (404 otherwise);
+    /// `actor` is who asked, when not the owner.
+    pub async fn revoke_session(
+        &self,
+        session_id: SessionId,
+        owner: Option<UserId>,
+        actor: Option<UserId>,
+        client: ClientInfo,
+    ) -> Result<(), ApiError> {
+        self.revoking(move |conn, revocations| {
+            conn.transaction(|conn| {
+                let sid = &session_id;
+                let revoked = revocations.session(conn, sid, owner.as_ref(), db::now())?;
+                let session = SessionRow::find(conn, sid)?
+                    .filter(|s| owner.as_ref().is_none_or(|o| *o == s.user_id))
+                    .ok_or(ApiError::NotFound)?;
+                if revoked {
+                    let mut event = client
+                        .event(AuditKind::SessionRevoked)
+                        .user(&session.user_id)
+                        .session(sid);
+                    if let Some(actor) = &actor {
+                        event = event.actor(actor);
+                    }
+                    event.insert(conn)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,113 @@
+//! Refresh: rotating the refresh token with a compare-and-swap, answering the
+//! predecessor within grace with the same successor, and treating any other
+//! spent token as reuse (which revokes the session through `revoke.rs`).
+
+use chrono::NaiveDateTime;
+
+use super::{Issued, Revocations, Sessions};
+use crate::auth::ClientInfo;
+use crate::db::audit::AuditKind;
+use crate::db::sessions::{SessionRow, SessionWithUser};
+use crate::db::{self, DbConnection, SessionId};
+use crate::error::{ApiError, GrantFailure};
+
+/// What the rotation step decided.
+enum Rotation {
+    /// Hand out generation `generation` (new, or the same successor in grace).
+    Granted {
+        found: Box<SessionWithUser>,
+        generation: i64,
+        ends_at: NaiveDateTime,
+    },
+    /// A spent token came back: the session has been revoked.
+    Reused,
+}
+
+impl Sessions {
+    /// Rotates the refresh token `token` (the cookie's value).
+    pub async fn refresh(
+        &self,
+        token: Option<String>,
+        client: ClientInfo,
+    ) -> Result<Issued, ApiError> {
+        let token = token.ok_or(ApiError::InvalidGrant(GrantFailure::Missing))?;
+        let (session_id, generation) = self
+            .refresh_key
+            .parse(&token)
+            .ok_or(ApiError::InvalidGrant(GrantFailure::Unknown))?;
+        let (policy, sid) = (self.policy, session_id.clone());
+        let rotation = self
+            .revoking(move |conn, revocations| {
+                rotate(policy, conn, revocations, &sid, generation, &client)
+            })
+            .await?;
+        match rotation {
+            Rotation::Granted {
+                found,
+                generation,
+                ends_at,
+            } => self.issue(
+                found.user,
+                &session_id,
+                generation,
+                found.user_version,
+                ends_at,
+            ),
+            Rotation::Reused => Err(ApiError::InvalidGrant(GrantFailure::Reused)),
+        }
+    }
+}
+
+fn rotate(
+    policy: super::SessionPolicy,
+    conn: &mut DbConnection,
+    revocations: &mut Revocations,
+    sid: &SessionId,
+    generation: i64,
+    client: &ClientInfo,
+) -> Result<Rotation, ApiError> {
+    // Three reads suffice: a lost compare-and-swap means someone else moved the
+    // session, and the next read sees why (predecessor, revoked, or reuse).
+    for _ in 0..3 {
+        let found = SessionRow::find_with_user(conn, sid)?
+            .ok_or(ApiError::InvalidGrant(GrantFailure::Unknown))?;
+        let now = db::now();
+        if let Some(refusal) = policy.refusal(&found, now) {
+            return Err(ApiError::InvalidGrant(refusal));
+        }
+        let session = &found.session;
+        if generation == session.generation {
+            if SessionRow::rotate(conn, sid, generation, now)? {
+                let ends_at = session.expires_at.min(now + policy.idle_ttl);
+                return Ok(Rotation::Granted {
+                    found: Box::new(found),
+                    generation: generation + 1,
+                    ends_at,
+                });
+            }
+            continue;
+        }
+        if generation == session.generation - 1 && policy.in_grace(session.rotated_at, now) {
+            let (generation, ends_at) = (session.generation, policy.ends_at(session));
+            return Ok(Rotation::Granted {
+                found: Box::new(found),
+                generation,
+                ends_at,
+            });
+        }
+        if generation < session.generation {
+            diesel::Connection::transaction(conn, |conn| {
+                revocations.session(conn, sid, None, now)?;
+                client
+                    .event(AuditKind::RefreshReused)
+                    .user(&found.session.user_id)
+                    .session(sid)
+                    .insert(conn)
+            })?;
+            return Ok(Rotation::Reused);
+        }
+        return Err(ApiError::InvalidGrant(GrantFailure::Unknown));
+    }
+    log::warn!("refresh of one session lost its compare-and-swap three times");
+    Err(ApiError::Unavailable)
+}

@@ -1,0 +1,93 @@
+//! Making sure an admin exists: `WRISTBAND_ADMIN_EMAIL` at start-up and
+//! `wristband create-admin`. Blocking (bcrypt and Diesel): call it off the
+//! async workers. Runs before the server (and its liveness cache) exists, so
+//! its revocations need no cache to forget them.
+
+use diesel::Connection;
+use secrecy::ExposeSecret;
+
+use super::insert_user;
+use crate::auth::{ClientInfo, email, password};
+use crate::db::audit::AuditKind;
+use crate::db::users::UserRow;
+use crate::db::{self, DbConnection, Role};
+use crate::error::ApiError;
+use crate::sessions::Revocations;
+
+/// What [`setup_admin`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminSetup {
+    /// A new admin account.
+    Created,
+    /// An existing user became admin (their sessions were revoked).
+    Promoted,
+    /// An existing account got the password, admin role and enabled state
+    /// (`create-admin`; its sessions were revoked).
+    Reset,
+    /// Already an admin: nothing changed.
+    Unchanged,
+    /// Not done: the account exists, is not an admin, and its password is not
+    /// the configured one (it may have been registered by someone else).
+    Refused,
+}
+
+/// Makes sure `email` is an admin.
+///
+/// With `reset = false` (start-up from `WRISTBAND_ADMIN_EMAIL`) an existing
+/// admin is left alone (a changed password or a disabled state sticks across
+/// restarts), and an existing non-admin is promoted only if its password is
+/// the configured one: with open registration anyone could have registered
+/// that email first. With `reset = true` (`wristband create-admin`, the
+/// operator's way back in) the password is set and the account enabled and
+/// promoted whatever it was.
+pub fn setup_admin(
+    conn: &mut DbConnection,
+    email: &str,
+    password: &str,
+    cost: u32,
+    reset: bool,
+) -> Result<AdminSetup, ApiError> {
+    let email = email::normalize(email)?;
+    password::check_policy(password)?;
+    let client = ClientInfo::default();
+    // Two instances may start at once: a lost insert race means the user now
+    // exists, and the second pass takes the existing-user path.
+    for _ in 0..2 {
+        let Some(user) = UserRow::find_by_email(conn, &email)? else {
+            let hash = password::hash(password, cost)?;
+            match insert_user(conn, &email, &hash, Role::Admin, &client, None) {
+                Ok(_) => return Ok(AdminSetup::Created),
+                Err(ApiError::EmailTaken) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if !reset && user.role == Role::Admin {
+            return Ok(AdminSetup::Unchanged);
+        }
+        if !reset && !password::verify(password, user.password_hash.expose_secret()) {
+            return Ok(AdminSetup::Refused);
+        }
+        let hash = if reset {
+            Some(password::hash(password, cost)?)
+        } else {
+            None
+        };
+        let mut revocations = Revocations::default();
+        conn.transaction(|conn| {
+            let now = db::now();
+            UserRow::set_role(conn, &user.id, Role::Admin, now)?;
+            if let Some(hash) = &hash {
+                UserRow::set_disabled(conn, &user.id, false, now)?;
+                UserRow::set_password_hash(conn, &user.id, hash, now)?;
+            }
+            let event = client.event(AuditKind::UserUpdated).user(&user.id);
+            revocations.all_for_user_audited(conn, &user.id, None, event)
+        })?;
+        return Ok(if reset {
+            AdminSetup::Reset
+        } else {
+            AdminSetup::Promoted
+        });
+    }
+    Err(ApiError::Unavailable)
+}
