@@ -1,4 +1,4 @@
-//! The JSON shapes of the SPEC: `User`, `TokenResponse`, `Session`, and the
+//! The JSON shapes of the HTTP API: `User`, `TokenResponse`, `Session`, and the
 //! request bodies. Rows from `db/` are turned into these here and nowhere else,
 //! so no hash or token column can leak into a response by accident.
 

@@ -1,4 +1,4 @@
-//! `ApiError`: every failure a client can see, and its one mapping to the SPEC's
+//! `ApiError`: every failure a client can see, and its one mapping to the documented
 //! JSON errors (`{"error", "error_description"}`, plus `reason` on `invalid_grant`).
 //!
 //! Policy:
@@ -14,7 +14,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-/// Why a refresh token was refused: the SPEC's `reason` values.
+/// Why a refresh token was refused: the documented `reason` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GrantFailure {
@@ -96,7 +96,7 @@ struct ErrorBody {
 }
 
 impl ApiError {
-    /// The SPEC's error code.
+    /// The documented error code.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "invalid_request",

@@ -33,7 +33,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    /// The SPEC's event name.
+    /// The documented event name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserCreated => "user_created",
