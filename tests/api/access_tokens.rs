@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wristband::tokens::{AccessClaims, AccessTokens};
 
-use crate::helpers::{LoggedIn, TestApp, assert_error, each_backend, forger};
+use crate::legacy::{LoggedIn, TestApp, assert_error, each_backend, forger};
 
 fn claims_of(user: &LoggedIn) -> AccessClaims {
     let payload = user.access_token.split('.').nth(1).unwrap();

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use crate::legacy::{
     PASSWORD, TestApp, admin_settings, assert_error, each_backend_with, json_body,
 };
 

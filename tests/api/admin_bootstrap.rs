@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
+use crate::legacy::{
     ADMIN_EMAIL, PASSWORD, admin_settings, backends, base_settings, fresh_database, json_body,
     spawn_on,
 };

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{backends, base_settings, fresh_database, spawn_on};
+use crate::legacy::{backends, base_settings, fresh_database, spawn_on};
 
 #[actix_web::test]
 async fn instances_share_the_generated_secret_and_see_revocations_within_a_second() {
@@ -56,7 +56,7 @@ async fn a_token_minted_after_a_password_change_works_at_once_on_other_instances
         // B remembers the session at the old version.
         assert_eq!(b.me(&user.access_token).await.status(), StatusCode::OK);
 
-        let body = serde_json::json!({"current_password": crate::helpers::PASSWORD, "new_password": "another fine password"});
+        let body = serde_json::json!({"current_password": crate::legacy::PASSWORD, "new_password": "another fine password"});
         let response = a
             .post_bearer("/auth/password", &user.access_token, Some(&body))
             .await;

@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{
+use crate::legacy::{
     PASSWORD, assert_error, base_settings, each_backend, each_backend_with, json_body,
     set_cookie_header,
 };

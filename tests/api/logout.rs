@@ -1,6 +1,6 @@
 use reqwest::StatusCode;
 
-use crate::helpers::{assert_error, each_backend, json_body, refresh_cookie};
+use crate::legacy::{assert_error, each_backend, json_body, refresh_cookie};
 
 #[actix_web::test]
 async fn logout_with_the_cookie_alone_ends_that_session_only() {

@@ -8,6 +8,7 @@ mod binary;
 mod health;
 mod helpers;
 mod instances;
+mod legacy;
 mod login;
 mod logout;
 mod password;

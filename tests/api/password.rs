@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_error, each_backend, json_body, refresh_cookie};
+use crate::legacy::{PASSWORD, assert_error, each_backend, json_body, refresh_cookie};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 

@@ -5,7 +5,7 @@ use wristband::db::Database;
 use wristband::db::DatabaseUrl;
 use wristband::db::audit::AuditRow;
 
-use crate::helpers::{
+use crate::legacy::{
     TestApp, base_settings, each_backend, each_backend_with, json_body, refresh_cookie,
 };
 
@@ -111,7 +111,7 @@ async fn an_idle_session_expires() {
     each_backend_with(short_idle, |app| async move {
         let user = app.new_user().await;
         let response = app.refresh(Some(&user.refresh)).await;
-        let cookie = crate::helpers::set_cookie_header(response.headers()).unwrap();
+        let cookie = crate::legacy::set_cookie_header(response.headers()).unwrap();
         assert!(
             cookie.contains("Max-Age=2") || cookie.contains("Max-Age=1"),
             "Max-Age follows the idle TTL: {cookie}"

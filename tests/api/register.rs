@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
+use crate::legacy::{
     PASSWORD, assert_error, base_settings, each_backend, each_backend_with, json_body,
 };
 

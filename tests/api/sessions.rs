@@ -1,6 +1,6 @@
 use reqwest::StatusCode;
 
-use crate::helpers::{assert_error, each_backend, json_body};
+use crate::legacy::{assert_error, each_backend, json_body};
 
 #[actix_web::test]
 async fn sessions_list_marks_the_current_one_and_shows_no_secrets() {

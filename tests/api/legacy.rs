@@ -1,3 +1,5 @@
+//! The helpers before `helpers/`, while the test files move over.
+//!
 //! `spawn_app`: a real Wristband on port 0 with a fresh database, and a client
 //! with one method per endpoint.
 //!
