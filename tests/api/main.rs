@@ -4,6 +4,7 @@
 mod access_tokens;
 mod admin;
 mod admin_bootstrap;
+mod admin_sessions;
 mod binary;
 mod health;
 mod helpers;
