@@ -4,12 +4,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use wristband::api::User;
 use wristband::tokens::{AccessClaims, AccessTokens};
 
-use crate::helpers::{LoggedIn, TestApp, assert_error, each_backend, forger};
+use crate::helpers::{Client, ResponseExt, TestApp, assert_error, backend_test};
 
-fn claims_of(user: &LoggedIn) -> AccessClaims {
-    let payload = user.access_token.split('.').nth(1).unwrap();
+fn claims_of(user: &Client) -> AccessClaims {
+    let token = user.token();
+    let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
@@ -23,7 +25,7 @@ fn header_of(token: &str) -> Value {
 }
 
 async fn assert_refused(app: &TestApp, token: &str, what: &str) {
-    let response = app.me(token).await;
+    let response = app.anon().with_token(token).get("/auth/me").await;
     assert_eq!(
         response.status(),
         StatusCode::UNAUTHORIZED,
@@ -37,117 +39,115 @@ async fn assert_refused(app: &TestApp, token: &str, what: &str) {
     assert_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
-#[actix_web::test]
-async fn a_valid_token_reads_me() {
-    each_backend(|app| async move {
-        let user = app.new_user().await;
-        let header = header_of(&user.access_token);
-        assert_eq!(header["alg"], "HS256");
-        assert_eq!(header["typ"], "at+jwt");
-        assert!(header["kid"].is_string());
-        let claims = claims_of(&user);
-        assert_eq!(claims.sub.to_string(), user.user_id);
-        assert_eq!(
-            (claims.iss.as_str(), claims.aud.as_str(), claims.ver),
-            ("wristband", "wristband", 1)
-        );
-        assert_eq!(claims.exp - claims.iat, 600);
+backend_test!(a_valid_token_reads_me);
+async fn a_valid_token_reads_me(app: TestApp) {
+    let user = app.new_user().await;
+    let header = header_of(&user.token());
+    assert_eq!(header["alg"], "HS256");
+    assert_eq!(header["typ"], "at+jwt");
+    assert!(header["kid"].is_string());
+    let claims = claims_of(&user);
+    assert_eq!(claims.sub.to_string(), user.user().id.to_string());
+    assert_eq!(
+        (claims.iss.as_str(), claims.aud.as_str(), claims.ver),
+        ("wristband", "wristband", 1)
+    );
+    assert_eq!(claims.exp - claims.iat, 600);
 
-        let response = app.me(&user.access_token).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["id"], user.user_id.as_str());
-        assert_eq!(body["email"], user.email.as_str());
-    })
-    .await;
+    let response = user.get("/auth/me").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let me: User = response.body().await;
+    assert_eq!(me.id, user.user().id);
+    assert_eq!(me.email, user.user().email);
 }
 
-#[actix_web::test]
-async fn forged_and_out_of_date_claims_are_refused() {
-    each_backend(|app| async move {
-        let user = app.new_user().await;
-        let forge = forger(&app.settings);
-        let now = chrono::Utc::now().timestamp();
-        let base = claims_of(&user);
-        // The forger signs exactly like the server: prove it first.
-        assert_eq!(
-            app.me(&forge.sign(&base).unwrap()).await.status(),
-            StatusCode::OK
-        );
+backend_test!(forged_and_out_of_date_claims_are_refused);
+async fn forged_and_out_of_date_claims_are_refused(app: TestApp) {
+    let user = app.new_user().await;
+    let forge = app.forger();
+    let now = chrono::Utc::now().timestamp();
+    let base = claims_of(&user);
+    // The forger signs exactly like the server: prove it first.
+    assert_eq!(
+        app.anon()
+            .with_token(&forge.sign(&base).unwrap())
+            .get("/auth/me")
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
-        let cases: Vec<(&str, AccessClaims)> = vec![
-            (
-                "expired",
-                AccessClaims {
-                    exp: now - 1,
-                    ..base.clone()
-                },
-            ),
-            (
-                "nbf in the future",
-                AccessClaims {
-                    nbf: now + 60,
-                    ..base.clone()
-                },
-            ),
-            (
-                "wrong iss",
-                AccessClaims {
-                    iss: "evil".into(),
-                    ..base.clone()
-                },
-            ),
-            (
-                "wrong aud",
-                AccessClaims {
-                    aud: "another-service".into(),
-                    ..base.clone()
-                },
-            ),
-            (
-                "stale version",
-                AccessClaims {
-                    ver: base.ver - 1,
-                    ..base.clone()
-                },
-            ),
-            (
-                "future version",
-                AccessClaims {
-                    ver: base.ver + 1,
-                    ..base.clone()
-                },
-            ),
-            (
-                "unknown session",
-                AccessClaims {
-                    sid: uuid::Uuid::new_v4(),
-                    ..base.clone()
-                },
-            ),
-            (
-                "someone else's session",
-                AccessClaims {
-                    sub: uuid::Uuid::new_v4(),
-                    ..base.clone()
-                },
-            ),
-        ];
-        for (what, claims) in cases {
-            assert_refused(&app, &forge.sign(&claims).unwrap(), what).await;
-        }
+    let cases: Vec<(&str, AccessClaims)> = vec![
+        (
+            "expired",
+            AccessClaims {
+                exp: now - 1,
+                ..base.clone()
+            },
+        ),
+        (
+            "nbf in the future",
+            AccessClaims {
+                nbf: now + 60,
+                ..base.clone()
+            },
+        ),
+        (
+            "wrong iss",
+            AccessClaims {
+                iss: "evil".into(),
+                ..base.clone()
+            },
+        ),
+        (
+            "wrong aud",
+            AccessClaims {
+                aud: "another-service".into(),
+                ..base.clone()
+            },
+        ),
+        (
+            "stale version",
+            AccessClaims {
+                ver: base.ver - 1,
+                ..base.clone()
+            },
+        ),
+        (
+            "future version",
+            AccessClaims {
+                ver: base.ver + 1,
+                ..base.clone()
+            },
+        ),
+        (
+            "unknown session",
+            AccessClaims {
+                sid: uuid::Uuid::new_v4(),
+                ..base.clone()
+            },
+        ),
+        (
+            "someone else's session",
+            AccessClaims {
+                sub: uuid::Uuid::new_v4(),
+                ..base.clone()
+            },
+        ),
+    ];
+    for (what, claims) in cases {
+        assert_refused(&app, &forge.sign(&claims).unwrap(), what).await;
+    }
 
-        // Signed with another key.
-        let stranger = AccessTokens::new(
-            b"a completely different signing key!!",
-            "wristband",
-            "wristband",
-            std::time::Duration::from_secs(600),
-            std::time::Duration::ZERO,
-        );
-        assert_refused(&app, &stranger.sign(&base).unwrap(), "foreign key").await;
-    })
-    .await;
+    // Signed with another key.
+    let stranger = AccessTokens::new(
+        b"a completely different signing key!!",
+        "wristband",
+        "wristband",
+        std::time::Duration::from_secs(600),
+        std::time::Duration::ZERO,
+    );
+    assert_refused(&app, &stranger.sign(&base).unwrap(), "foreign key").await;
 }
 
 fn with_parts(
@@ -166,124 +166,91 @@ fn with_parts(
     )
 }
 
-#[actix_web::test]
-async fn tampered_and_unsigned_tokens_are_refused() {
-    each_backend(|app| async move {
-        let user = app.new_user().await;
-        let victim = app.new_user().await;
-        let token = &user.access_token;
-        let mut payload = serde_json::to_value(claims_of(&user)).unwrap();
-        payload["sub"] = json!(victim.user_id);
-        payload["role"] = json!("admin");
-        assert_refused(&app, &with_parts(token, None, Some(&payload), None), "tampered payload").await;
+backend_test!(tampered_and_unsigned_tokens_are_refused);
+async fn tampered_and_unsigned_tokens_are_refused(app: TestApp) {
+    let user = app.new_user().await;
+    let victim = app.new_user().await;
+    let token = &user.token();
+    let mut payload = serde_json::to_value(claims_of(&user)).unwrap();
+    payload["sub"] = json!(victim.user().id);
+    payload["role"] = json!("admin");
+    let tampered = with_parts(token, None, Some(&payload), None);
+    assert_refused(&app, &tampered, "tampered payload").await;
 
-        let header = header_of(token);
-        let none = json!({"alg": "none", "typ": "at+jwt", "kid": header["kid"]});
-        assert_refused(&app, &with_parts(token, Some(&none), None, Some("")), "alg none").await;
-        assert_refused(&app, &format!("{}.{}.", token.split('.').next().unwrap(), token.split('.').nth(1).unwrap()), "no signature").await;
-        let hs512 = json!({"alg": "HS512", "typ": "at+jwt", "kid": header["kid"]});
-        assert_refused(&app, &with_parts(token, Some(&hs512), None, None), "alg switched").await;
-        for bad in [
-            json!({"alg": "HS256", "typ": "at+jwt", "kid": "0000000000000000"}),
-            json!({"alg": "HS256", "typ": "JWT", "kid": header["kid"]}),
-            json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"], "jku": "https://evil.example/keys"}),
-            json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"], "jwk": {"kty": "oct", "k": "AAAA"}}),
-            json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"], "x5u": "https://evil.example/cert"}),
-        ] {
-            assert_refused(&app, &with_parts(token, Some(&bad), None, None), &bad.to_string()).await;
-        }
-        assert_refused(&app, "not-a-jwt", "garbage").await;
-    })
-    .await;
+    let header = header_of(token);
+    let none = json!({"alg": "none", "typ": "at+jwt", "kid": header["kid"]});
+    let unsigned = with_parts(token, Some(&none), None, Some(""));
+    assert_refused(&app, &unsigned, "alg none").await;
+    let mut parts = token.split('.');
+    let (head, body) = (parts.next().unwrap(), parts.next().unwrap());
+    assert_refused(&app, &format!("{head}.{body}."), "no signature").await;
+    let hs512 = json!({"alg": "HS512", "typ": "at+jwt", "kid": header["kid"]});
+    let switched = with_parts(token, Some(&hs512), None, None);
+    assert_refused(&app, &switched, "alg switched").await;
+    for bad in [
+        json!({"alg": "HS256", "typ": "at+jwt", "kid": "0000000000000000"}),
+        json!({"alg": "HS256", "typ": "JWT", "kid": header["kid"]}),
+        json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"], "jku": "https://evil.example/keys"}),
+        json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"], "jwk": {"kty": "oct", "k": "AAAA"}}),
+        json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"], "x5u": "https://evil.example/cert"}),
+    ] {
+        let forged = with_parts(token, Some(&bad), None, None);
+        assert_refused(&app, &forged, &bad.to_string()).await;
+    }
+    assert_refused(&app, "not-a-jwt", "garbage").await;
 }
 
-#[actix_web::test]
-async fn the_authorization_header_is_parsed_strictly() {
-    each_backend(|app| async move {
-        let user = app.new_user().await;
-        let token = &user.access_token;
-        let me = app.url("/auth/me");
+backend_test!(the_authorization_header_is_parsed_strictly);
+async fn the_authorization_header_is_parsed_strictly(app: TestApp) {
+    let user = app.new_user().await;
+    let token = user.token();
+    let anon = app.anon();
 
-        let lower = app
-            .client
-            .get(&me)
-            .header("authorization", format!("bearer {token}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(lower.status(), StatusCode::OK, "scheme is case-insensitive");
+    let lower = anon
+        .get("/auth/me")
+        .header("authorization", format!("bearer {token}"))
+        .await;
+    assert_eq!(lower.status(), StatusCode::OK, "scheme is case-insensitive");
 
-        let missing = app.client.get(&me).send().await.unwrap();
-        assert_eq!(
-            missing.headers()["www-authenticate"],
-            r#"Bearer realm="wristband""#
-        );
-        assert_error(missing, StatusCode::UNAUTHORIZED, "missing_token").await;
+    let missing = anon.get("/auth/me").await;
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        r#"Bearer realm="wristband""#
+    );
+    assert_error(missing, StatusCode::UNAUTHORIZED, "missing_token").await;
 
-        let two = app
-            .client
-            .get(&me)
-            .header("authorization", format!("Bearer {token}"))
-            .header("authorization", format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap();
-        assert_error(two, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let two = anon
+        .get("/auth/me")
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .await;
+    assert_error(two, StatusCode::BAD_REQUEST, "invalid_request").await;
 
-        let query = app
-            .client
-            .get(format!("{me}?access_token={token}"))
-            .send()
-            .await
-            .unwrap();
-        assert_error(query, StatusCode::UNAUTHORIZED, "missing_token").await;
-        let cookie = app
-            .client
-            .get(&me)
-            .header("cookie", format!("access_token={token}"))
-            .send()
-            .await
-            .unwrap();
-        assert_error(cookie, StatusCode::UNAUTHORIZED, "missing_token").await;
-        let basic = app
-            .client
-            .get(&me)
-            .basic_auth("user", Some("pass"))
-            .send()
-            .await
-            .unwrap();
-        assert_error(basic, StatusCode::UNAUTHORIZED, "missing_token").await;
-    })
-    .await;
+    let query = anon.get(&format!("/auth/me?access_token={token}")).await;
+    assert_error(query, StatusCode::UNAUTHORIZED, "missing_token").await;
+    let cookie = anon
+        .get("/auth/me")
+        .header("cookie", format!("access_token={token}"))
+        .await;
+    assert_error(cookie, StatusCode::UNAUTHORIZED, "missing_token").await;
+    let basic = anon.get("/auth/me").basic_auth("user", "pass").await;
+    assert_error(basic, StatusCode::UNAUTHORIZED, "missing_token").await;
 }
 
-#[actix_web::test]
-async fn authentication_comes_before_path_and_body_checks() {
-    each_backend(|app| async move {
-        let response = app
-            .client
-            .delete(app.url("/auth/sessions/not-a-uuid"))
-            .send()
-            .await
-            .unwrap();
-        assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
-        let response = app
-            .client
-            .post(app.url("/auth/password"))
-            .header("content-type", "application/json")
-            .body("{not json")
-            .send()
-            .await
-            .unwrap();
-        assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
-        let response = app
-            .client
-            .post(app.url("/auth/password"))
-            .header("content-type", "text/plain")
-            .send()
-            .await
-            .unwrap();
-        assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
-    })
-    .await;
+backend_test!(authentication_comes_before_path_and_body_checks);
+async fn authentication_comes_before_path_and_body_checks(app: TestApp) {
+    let anon = app.anon();
+    let response = anon.delete("/auth/sessions/not-a-uuid").await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
+    let response = anon
+        .post("/auth/password")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
+    let response = anon
+        .post("/auth/password")
+        .header("content-type", "text/plain")
+        .await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
 }

@@ -5,107 +5,77 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
-use serde_json::json;
+use wristband::api::{Credentials, PasswordChange, UserList};
 
 use crate::helpers::{
-    ADMIN_EMAIL, PASSWORD, admin_settings, backends, base_settings, fresh_database, json_body,
-    spawn_on,
+    ADMIN_EMAIL, PASSWORD, ResponseExt, TestDatabase, admin_settings, backend_test, base_settings,
 };
 
-#[actix_web::test]
-async fn the_configured_admin_exists_once_across_restarts_and_keeps_its_password() {
-    for backend in backends() {
-        let (url, dir) = fresh_database(backend);
-        let first = spawn_on(url.clone(), dir.clone(), admin_settings()).await;
-        let admin = first.admin().await;
-        let body = json!({"current_password": PASSWORD, "new_password": "a newer admin password"});
-        let changed = first
-            .post_bearer("/auth/password", &admin.access_token, Some(&body))
-            .await;
-        assert_eq!(changed.status(), StatusCode::OK);
+backend_test!(the_configured_admin_exists_once_across_restarts_and_keeps_its_password);
+async fn the_configured_admin_exists_once_across_restarts_and_keeps_its_password(db: TestDatabase) {
+    let first = db.spawn(admin_settings()).await;
+    let admin = first.admin().await;
+    let change = PasswordChange::new(PASSWORD, "a newer admin password");
+    let changed = admin.post("/auth/password").json(&change).await;
+    assert_eq!(changed.status(), StatusCode::OK);
 
-        // A restart (another instance with the same settings) changes nothing.
-        let second = spawn_on(url, dir, admin_settings()).await;
-        let admin = second
-            .login_with(ADMIN_EMAIL, "a newer admin password")
-            .await;
-        let list = json_body(
-            second
-                .get(
-                    &format!("/admin/users?email={ADMIN_EMAIL}"),
-                    &admin.access_token,
-                )
-                .await,
-        )
+    // A restart (another instance with the same settings) changes nothing.
+    let second = db.spawn(admin_settings()).await;
+    let admin = second.login(ADMIN_EMAIL, "a newer admin password").await;
+    let list: UserList = admin
+        .get(&format!("/admin/users?email={ADMIN_EMAIL}"))
+        .await
+        .body()
         .await;
-        assert_eq!(list["total"], 1, "{backend:?}");
-        assert_eq!(list["users"][0]["role"], "admin");
-    }
+    assert_eq!(list.total, 1, "{:?}", db.backend);
+    assert_eq!(list.users[0].role, "admin");
 }
 
-#[actix_web::test]
-async fn an_existing_user_named_as_admin_is_promoted() {
-    for backend in backends() {
-        let (url, dir) = fresh_database(backend);
-        let plain = spawn_on(url.clone(), dir.clone(), base_settings()).await;
-        let user = plain.login_as(ADMIN_EMAIL).await;
-        assert_eq!(
-            plain.get("/admin/users", &user.access_token).await.status(),
-            StatusCode::FORBIDDEN
-        );
+backend_test!(an_existing_user_named_as_admin_is_promoted);
+async fn an_existing_user_named_as_admin_is_promoted(db: TestDatabase) {
+    let plain = db.spawn(base_settings()).await;
+    let user = plain.login_as(ADMIN_EMAIL).await;
+    assert_eq!(
+        user.get("/admin/users").await.status(),
+        StatusCode::FORBIDDEN
+    );
 
-        let configured = spawn_on(url, dir, admin_settings()).await;
-        let admin = configured.admin().await;
-        assert_eq!(
-            configured
-                .get("/admin/users", &admin.access_token)
-                .await
-                .status(),
-            StatusCode::OK
-        );
-    }
+    let configured = db.spawn(admin_settings()).await;
+    let admin = configured.admin().await;
+    assert_eq!(admin.get("/admin/users").await.status(), StatusCode::OK);
 }
 
-#[actix_web::test]
-async fn someone_elses_account_with_the_admin_email_is_not_promoted() {
-    for backend in backends() {
-        let (url, dir) = fresh_database(backend);
-        let plain = spawn_on(url.clone(), dir.clone(), base_settings()).await;
-        // With open registration, anyone could take the admin's email first.
-        assert_eq!(
-            plain
-                .register(ADMIN_EMAIL, "the squatter's password")
-                .await
-                .status(),
-            StatusCode::CREATED
-        );
+backend_test!(someone_elses_account_with_the_admin_email_is_not_promoted);
+async fn someone_elses_account_with_the_admin_email_is_not_promoted(db: TestDatabase) {
+    let plain = db.spawn(base_settings()).await;
+    // With open registration, anyone could take the admin's email first.
+    let squatter = Credentials::new(ADMIN_EMAIL, "the squatter's password");
+    let response = plain.anon().post("/auth/register").json(&squatter).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
 
-        let mut settings = admin_settings();
-        settings.database_url = Some(url);
-        let config = wristband::Config::from_settings(&settings).unwrap();
-        let error = match wristband::Application::build(config).await {
-            Ok(_) => panic!("{backend:?}: start-up promoted an account with another password"),
-            Err(e) => e.to_string(),
-        };
-        assert!(
-            error.contains("WRISTBAND_ADMIN_EMAIL") && error.contains("create-admin"),
-            "{error}"
-        );
-        assert!(
-            !error.contains(PASSWORD) && !error.contains("squatter"),
-            "no password in the message"
-        );
-        let squatter = plain
-            .login_with(ADMIN_EMAIL, "the squatter's password")
-            .await;
-        assert_eq!(
-            plain
-                .get("/admin/users", &squatter.access_token)
-                .await
-                .status(),
-            StatusCode::FORBIDDEN
-        );
-    }
+    let mut settings = admin_settings();
+    settings.database_url = Some(db.url.clone());
+    let config = wristband::Config::from_settings(&settings).unwrap();
+    let error = match wristband::Application::build(config).await {
+        Ok(_) => panic!(
+            "{:?}: start-up promoted an account with another password",
+            db.backend
+        ),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("WRISTBAND_ADMIN_EMAIL") && error.contains("create-admin"),
+        "{error}"
+    );
+    assert!(
+        !error.contains(PASSWORD) && !error.contains("squatter"),
+        "no password in the message"
+    );
+    let squatter = plain.login(ADMIN_EMAIL, "the squatter's password").await;
+    assert_eq!(
+        squatter.get("/admin/users").await.status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 fn create_admin(
@@ -138,47 +108,39 @@ fn create_admin(
     child.wait_with_output().unwrap()
 }
 
-#[actix_web::test]
-async fn create_admin_reads_the_password_from_stdin_or_the_environment() {
-    for backend in backends() {
-        let (url, dir) = fresh_database(backend);
-        let output = create_admin(&url, "Root@Example.com", Some("stdin password 1\n"), None);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let output = create_admin(&url, "root@example.com", Some("short\n"), None);
-        assert!(!output.status.success(), "a weak password is refused");
-        assert!(String::from_utf8_lossy(&output.stderr).contains("weak password"));
+backend_test!(create_admin_reads_the_password_from_stdin_or_the_environment);
+async fn create_admin_reads_the_password_from_stdin_or_the_environment(db: TestDatabase) {
+    let url = &db.url;
+    let output = create_admin(url, "Root@Example.com", Some("stdin password 1\n"), None);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = create_admin(url, "root@example.com", Some("short\n"), None);
+    assert!(!output.status.success(), "a weak password is refused");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("weak password"));
 
-        let app = spawn_on(url.clone(), dir.clone(), base_settings()).await;
-        let admin = app.login_with("root@example.com", "stdin password 1").await;
-        assert_eq!(
-            app.get("/admin/users", &admin.access_token).await.status(),
-            StatusCode::OK
-        );
+    let app = db.spawn(base_settings()).await;
+    let admin = app.login("root@example.com", "stdin password 1").await;
+    assert_eq!(admin.get("/admin/users").await.status(), StatusCode::OK);
 
-        // Run again with the environment's password: the account is reset and
-        // its sessions revoked.
-        let output = create_admin(&url, "root@example.com", None, Some("env password 22"));
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        // Another process revoked: this instance sees it within its 1 s cache.
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
-        assert_eq!(
-            app.me(&admin.access_token).await.status(),
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            app.login("root@example.com", "stdin password 1")
-                .await
-                .status(),
-            StatusCode::UNAUTHORIZED
-        );
-        app.login_with("root@example.com", "env password 22").await;
-    }
+    // Run again with the environment's password: the account is reset and
+    // its sessions revoked.
+    let output = create_admin(url, "root@example.com", None, Some("env password 22"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Another process revoked: this instance sees it within its 1 s cache.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        admin.get("/auth/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let old = Credentials::new("root@example.com", "stdin password 1");
+    let response = app.anon().post("/auth/login").json(&old).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    app.login("root@example.com", "env password 22").await;
 }

@@ -1,127 +1,106 @@
+//! `POST /auth/logout` and `/auth/logout-all`.
+
 use reqwest::StatusCode;
+use wristband::api::Session;
 
-use crate::helpers::{assert_error, each_backend, json_body, refresh_cookie};
+use crate::helpers::{ResponseExt, TestApp, assert_error, backend_test};
 
-#[actix_web::test]
-async fn logout_with_the_cookie_alone_ends_that_session_only() {
-    each_backend(|app| async move {
-        let laptop = app.login_as("jack@example.com").await;
-        let phone = app.login_as("jack@example.com").await;
+backend_test!(logout_with_the_cookie_alone_ends_that_session_only);
+async fn logout_with_the_cookie_alone_ends_that_session_only(app: TestApp) {
+    let laptop = app.login_as("jack@example.com").await;
+    let phone = app.login_as("jack@example.com").await;
+    let old_cookie = laptop.refresh_token();
 
-        let response = app.logout(Some(&laptop.refresh), None).await;
-        assert_eq!(response.status(), StatusCode::NO_CONTENT);
-        assert_eq!(
-            refresh_cookie(response.headers()).as_deref(),
-            Some(""),
-            "cookie cleared"
-        );
+    let response = laptop.without_token().logout().await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        response.refresh_cookie().as_deref(),
+        Some(""),
+        "cookie cleared"
+    );
 
-        // The laptop's access token dies on the very next request.
-        assert_error(
-            app.me(&laptop.access_token).await,
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-        )
-        .await;
-        app.refresh_refused(Some(&laptop.refresh), "revoked").await;
-        // The phone lives on.
-        assert_eq!(app.me(&phone.access_token).await.status(), StatusCode::OK);
-        app.refresh_ok(&phone.refresh).await;
-    })
+    // The laptop's access token dies on the very next request.
+    assert_error(
+        laptop.get("/auth/me").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
     .await;
+    laptop
+        .with_cookie(&old_cookie)
+        .refresh_refused("revoked")
+        .await;
+    // The phone lives on.
+    assert_eq!(phone.get("/auth/me").await.status(), StatusCode::OK);
+    phone.refresh().await;
 }
 
-#[actix_web::test]
-async fn logout_with_the_bearer_alone_ends_its_session() {
-    each_backend(|app| async move {
-        let user = app.new_user().await;
+backend_test!(logout_with_the_bearer_alone_ends_its_session);
+async fn logout_with_the_bearer_alone_ends_its_session(app: TestApp) {
+    let user = app.new_user().await;
+    assert_eq!(
+        user.without_cookie().logout().await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        user.get("/auth/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // `user` still holds its cookie: only the copy sent the logout.
+    user.refresh_refused("revoked").await;
+}
+
+backend_test!(logout_is_idempotent);
+async fn logout_is_idempotent(app: TestApp) {
+    let nothing = app.anon().logout().await;
+    assert_eq!(nothing.status(), StatusCode::NO_CONTENT);
+    assert_eq!(nothing.refresh_cookie().as_deref(), Some(""));
+    let garbage = app.anon().with_cookie("garbage").with_token("not.a.jwt");
+    assert_eq!(garbage.logout().await.status(), StatusCode::NO_CONTENT);
+    let user = app.new_user().await;
+    // The same cookie twice (each copy sends the user's cookie, no token).
+    for _ in 0..2 {
         assert_eq!(
-            app.logout(None, Some(&user.access_token)).await.status(),
+            user.without_token().logout().await.status(),
             StatusCode::NO_CONTENT
         );
+    }
+}
+
+backend_test!(logout_all_kills_every_session_and_relogin_works_at_once);
+async fn logout_all_kills_every_session_and_relogin_works_at_once(app: TestApp) {
+    let a = app.login_as("kim@example.com").await;
+    let b = app.login_as("kim@example.com").await;
+    let bystander = app.new_user().await;
+    let cookies = [a.refresh_token(), b.refresh_token()];
+
+    let response = a.post("/auth/logout-all").await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(response.refresh_cookie().as_deref(), Some(""));
+
+    for (session, cookie) in [&a, &b].into_iter().zip(&cookies) {
         assert_eq!(
-            app.me(&user.access_token).await.status(),
+            session.get("/auth/me").await.status(),
             StatusCode::UNAUTHORIZED
         );
-        app.refresh_refused(Some(&user.refresh), "revoked").await;
-    })
-    .await;
+        session.with_cookie(cookie).refresh_refused("revoked").await;
+    }
+    // Another user is untouched.
+    assert_eq!(bystander.get("/auth/me").await.status(), StatusCode::OK);
+
+    // Logging in again works immediately, with the new version.
+    let again = app.login_as("kim@example.com").await;
+    assert_eq!(again.get("/auth/me").await.status(), StatusCode::OK);
+    let sessions: Vec<Session> = again.get("/auth/sessions").await.body().await;
+    assert_eq!(sessions.len(), 1);
 }
 
-#[actix_web::test]
-async fn logout_is_idempotent() {
-    each_backend(|app| async move {
-        let nothing = app.logout(None, None).await;
-        assert_eq!(nothing.status(), StatusCode::NO_CONTENT);
-        assert_eq!(refresh_cookie(nothing.headers()).as_deref(), Some(""));
-        assert_eq!(
-            app.logout(Some("garbage"), Some("not.a.jwt"))
-                .await
-                .status(),
-            StatusCode::NO_CONTENT
-        );
-        let user = app.new_user().await;
-        assert_eq!(
-            app.logout(Some(&user.refresh), None).await.status(),
-            StatusCode::NO_CONTENT
-        );
-        assert_eq!(
-            app.logout(Some(&user.refresh), None).await.status(),
-            StatusCode::NO_CONTENT
-        );
-    })
-    .await;
-}
-
-#[actix_web::test]
-async fn logout_all_kills_every_session_and_relogin_works_at_once() {
-    each_backend(|app| async move {
-        let a = app.login_as("kim@example.com").await;
-        let b = app.login_as("kim@example.com").await;
-        let bystander = app.new_user().await;
-
-        let response = app
-            .post_bearer("/auth/logout-all", &a.access_token, None)
-            .await;
-        assert_eq!(response.status(), StatusCode::NO_CONTENT);
-        assert_eq!(refresh_cookie(response.headers()).as_deref(), Some(""));
-
-        for session in [&a, &b] {
-            assert_eq!(
-                app.me(&session.access_token).await.status(),
-                StatusCode::UNAUTHORIZED
-            );
-            app.refresh_refused(Some(&session.refresh), "revoked").await;
-        }
-        // Another user is untouched.
-        assert_eq!(
-            app.me(&bystander.access_token).await.status(),
-            StatusCode::OK
-        );
-
-        // Logging in again works immediately, with the new version.
-        let again = app.login_as("kim@example.com").await;
-        assert_eq!(app.me(&again.access_token).await.status(), StatusCode::OK);
-        let sessions = json_body(app.get("/auth/sessions", &again.access_token).await).await;
-        assert_eq!(sessions.as_array().unwrap().len(), 1);
-    })
-    .await;
-}
-
-#[actix_web::test]
-async fn logout_all_needs_a_bearer_token() {
-    each_backend(|app| async move {
-        let response = app
-            .client
-            .post(app.url("/auth/logout-all"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.headers()["www-authenticate"],
-            r#"Bearer realm="wristband""#
-        );
-        assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
-    })
-    .await;
+backend_test!(logout_all_needs_a_bearer_token);
+async fn logout_all_needs_a_bearer_token(app: TestApp) {
+    let response = app.anon().post("/auth/logout-all").await;
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer realm="wristband""#
+    );
+    assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
 }

@@ -1,9 +1,14 @@
 //! Integration tests: a real Wristband on port 0, a fresh database per test,
-//! driven through HTTP. One file per area.
+//! driven through HTTP. One file per area; the shared pieces are in `helpers`.
+//!
+//! Every test runs on each backend as two tests, `…::sqlite` and
+//! `…::postgres` (see `helpers::backends`); the PostgreSQL ones run when
+//! `WRISTBAND_TEST_POSTGRES_URL` is set.
 
 mod access_tokens;
 mod admin;
 mod admin_bootstrap;
+mod admin_sessions;
 mod binary;
 mod health;
 mod helpers;
