@@ -203,7 +203,11 @@ pub struct NewUserRequest {
 
 impl NewUserRequest {
     /// A body for `POST /admin/users`; `role` is `user` or `admin`.
-    pub fn new(email: impl Into<String>, password: impl Into<Password>, role: Option<&str>) -> Self {
+    pub fn new(
+        email: impl Into<String>,
+        password: impl Into<Password>,
+        role: Option<&str>,
+    ) -> Self {
         Self {
             email: email.into(),
             password: password.into(),

@@ -71,7 +71,10 @@ fn no_module_imports_a_module_that_imports_it_back() {
         "the scan sees imports: {graph:#?}"
     );
     let cyclic: Vec<_> = graph.keys().filter(|m| reaches(&graph, m, m)).collect();
-    assert!(cyclic.is_empty(), "import cycles through {cyclic:?}: {graph:#?}");
+    assert!(
+        cyclic.is_empty(),
+        "import cycles through {cyclic:?}: {graph:#?}"
+    );
 }
 
 #[test]

@@ -85,8 +85,7 @@ mod tests {
     fn any_uuid_spelling_becomes_the_canonical_one() {
         let id: UserId = "67E55044-10B1-426F-9247-BB680E5FE0C8".parse().unwrap();
         assert_eq!(id.as_str(), "67e55044-10b1-426f-9247-bb680e5fe0c8");
-        let json: SessionId =
-            serde_json::from_str("\"67e5504410b1426f9247bb680e5fe0c8\"").unwrap();
+        let json: SessionId = serde_json::from_str("\"67e5504410b1426f9247bb680e5fe0c8\"").unwrap();
         assert_eq!(json.as_str(), "67e55044-10b1-426f-9247-bb680e5fe0c8");
         assert!("not-a-uuid".parse::<UserId>().is_err());
         assert!(serde_json::from_str::<UserId>("\"x\"").is_err());

@@ -11,8 +11,8 @@ use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
 use super::schema::{sessions, token_versions, users};
-use super::{DbConnection, SessionId, UserId};
 use super::users::UserRow;
+use super::{DbConnection, SessionId, UserId};
 
 /// A session as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -359,8 +359,11 @@ mod tests {
             created_at: at,
             updated_at: at,
         };
-        new.insert(conn, &NewAuditEvent::new(AuditKind::UserCreated, None, None))
-            .unwrap();
+        new.insert(
+            conn,
+            &NewAuditEvent::new(AuditKind::UserCreated, None, None),
+        )
+        .unwrap();
         id
     }
 
@@ -413,8 +416,16 @@ mod tests {
             let at = now();
             let cases = [
                 ("live", session(conn, &alice, |_| {}), true),
-                ("revoked", session(conn, &alice, |s| s.revoked_at = Some(at)), false),
-                ("stale version", session(conn, &alice, |s| s.token_version = 0), false),
+                (
+                    "revoked",
+                    session(conn, &alice, |s| s.revoked_at = Some(at)),
+                    false,
+                ),
+                (
+                    "stale version",
+                    session(conn, &alice, |s| s.token_version = 0),
+                    false,
+                ),
                 (
                     "idle-expired",
                     session(conn, &alice, |s| s.last_refreshed_at = at - IDLE),
@@ -433,7 +444,10 @@ mod tests {
                 let found = SessionRow::find_with_user(conn, &id).unwrap().unwrap();
                 let in_rust = found.refusal(at, IDLE).is_none();
                 let in_sql = listed.iter().any(|s| s.id == id);
-                assert_eq!(in_rust, expected, "{backend}: Rust says {what} live={in_rust}");
+                assert_eq!(
+                    in_rust, expected,
+                    "{backend}: Rust says {what} live={in_rust}"
+                );
                 assert_eq!(in_sql, expected, "{backend}: SQL says {what} live={in_sql}");
             }
         }

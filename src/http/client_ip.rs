@@ -64,10 +64,7 @@ mod tests {
             .peer_addr("10.0.0.1:5000".parse().unwrap())
             .insert_header(("x-forwarded-for", "6.6.6.6, 203.0.113.7"))
             .to_http_request();
-        assert_eq!(
-            client_info(&req, true).ip.as_deref(),
-            Some("203.0.113.7")
-        );
+        assert_eq!(client_info(&req, true).ip.as_deref(), Some("203.0.113.7"));
         assert_eq!(client_info(&req, false).ip.as_deref(), Some("10.0.0.1"));
     }
 }

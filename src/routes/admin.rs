@@ -87,7 +87,9 @@ pub async fn get_user(
     _admin: AdminUser,
     id: web::Path<UserId>,
 ) -> Result<web::Json<User>, ApiError> {
-    Ok(web::Json(users::get_user(state.db(), id.into_inner()).await?))
+    Ok(web::Json(
+        users::get_user(state.db(), id.into_inner()).await?,
+    ))
 }
 
 /// `PATCH /admin/users/{id}` `{role?, disabled?}`: a change revokes all the
@@ -101,9 +103,15 @@ pub async fn update_user(
 ) -> Result<web::Json<User>, ApiError> {
     let UserPatch { role, disabled } = body.into_inner();
     let role = role.as_deref().map(parse_role).transpose()?;
-    let user =
-        users::update_user(&state.sessions, id.into_inner(), role, disabled, &admin.0, client)
-            .await?;
+    let user = users::update_user(
+        &state.sessions,
+        id.into_inner(),
+        role,
+        disabled,
+        &admin.0,
+        client,
+    )
+    .await?;
     Ok(web::Json(user))
 }
 

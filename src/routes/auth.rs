@@ -47,7 +47,11 @@ pub async fn refresh(
     req: HttpRequest,
     client: ClientInfo,
 ) -> HttpResponse {
-    match state.sessions.refresh(state.cookie.read(&req), client).await {
+    match state
+        .sessions
+        .refresh(state.cookie.read(&req), client)
+        .await
+    {
         Ok(issued) => token_response(&state, issued),
         Err(error @ ApiError::InvalidGrant(_)) => {
             let mut response = error.error_response();
@@ -98,6 +102,7 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let issued = state
         .sessions
-        .change_password(caller, body.into_inner(), client).await?;
+        .change_password(caller, body.into_inner(), client)
+        .await?;
     Ok(token_response(&state, issued))
 }

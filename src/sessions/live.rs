@@ -104,14 +104,12 @@ impl LivenessCache {
         let row = db
             .run(move |conn| Ok::<_, ApiError>(SessionRow::find_with_user(conn, &key)?))
             .await?;
-        let live = row
-            .filter(|r| policy.is_live(r, now))
-            .map(|r| LiveSession {
-                ends_at: policy.ends_at(&r.session),
-                user_id: r.session.user_id,
-                version: r.user_version,
-                role: r.user.role,
-            });
+        let live = row.filter(|r| policy.is_live(r, now)).map(|r| LiveSession {
+            ends_at: policy.ends_at(&r.session),
+            user_id: r.session.user_id,
+            version: r.user_version,
+            role: r.user.role,
+        });
         self.store(sid.clone(), live.clone(), epoch);
         Ok(live)
     }
@@ -161,12 +159,14 @@ impl Sessions {
             .check(&self.db, self.policy, &claims.sid, claims.ver, db::now())
             .await?;
         match live {
-            Some(live) if live.version == claims.ver && live.user_id == claims.sub => Ok(AuthUser {
-                user_id: claims.sub,
-                session_id: claims.sid,
-                version: live.version,
-                role: live.role,
-            }),
+            Some(live) if live.version == claims.ver && live.user_id == claims.sub => {
+                Ok(AuthUser {
+                    user_id: claims.sub,
+                    session_id: claims.sid,
+                    version: live.version,
+                    role: live.role,
+                })
+            }
             _ => Err(ApiError::InvalidToken),
         }
     }

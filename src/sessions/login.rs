@@ -30,14 +30,12 @@ impl Sessions {
             }
             Err(_) => None,
         };
-        let hash = user.as_ref().map_or_else(
-            || self.dummy_hash.clone(),
-            |u| u.password_hash.clone(),
-        );
+        let hash = user
+            .as_ref()
+            .map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
         let password = credentials.password;
         let matches =
-            db::blocking(move || password::verify(password.expose(), hash.expose_secret()))
-                .await?;
+            db::blocking(move || password::verify(password.expose(), hash.expose_secret())).await?;
         let user = match user {
             Some(user) if matches && !user.disabled => user,
             user => {
@@ -54,7 +52,8 @@ impl Sessions {
                 return Err(ApiError::InvalidCredentials);
             }
         };
-        let (session_id, max_age, user_id) = (SessionId::new(), self.policy.max_age, user.id.clone());
+        let (session_id, max_age, user_id) =
+            (SessionId::new(), self.policy.max_age, user.id.clone());
         let sid = session_id.clone();
         let (version, expires_at) = self
             .db

@@ -87,10 +87,12 @@ impl SessionPolicy {
     /// Why `found` may not be used at `now`, as a refresh answers it; `None`
     /// if it is live.
     pub fn refusal(&self, found: &SessionWithUser, now: NaiveDateTime) -> Option<GrantFailure> {
-        found.refusal(now, self.idle_ttl).map(|refusal| match refusal {
-            Refusal::Revoked => GrantFailure::Revoked,
-            Refusal::Expired => GrantFailure::Expired,
-        })
+        found
+            .refusal(now, self.idle_ttl)
+            .map(|refusal| match refusal {
+                Refusal::Revoked => GrantFailure::Revoked,
+                Refusal::Expired => GrantFailure::Expired,
+            })
     }
 
     /// Whether `found` is live at `now`.
@@ -215,7 +217,9 @@ impl Sessions {
         let idle = self.policy.idle_ttl;
         let rows = self
             .db
-            .run(move |conn| Ok::<_, ApiError>(SessionRow::list_live(conn, &user_id, db::now(), idle)?))
+            .run(move |conn| {
+                Ok::<_, ApiError>(SessionRow::list_live(conn, &user_id, db::now(), idle)?)
+            })
             .await?;
         Ok(rows
             .into_iter()

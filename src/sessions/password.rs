@@ -8,10 +8,10 @@ use secrecy::ExposeSecret;
 use super::{AuthUser, Issued, Sessions};
 use crate::api::PasswordChange;
 use crate::auth::{ClientInfo, password};
+use crate::db;
 use crate::db::audit::AuditKind;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
-use crate::db;
 use crate::error::ApiError;
 
 impl Sessions {
@@ -44,7 +44,10 @@ impl Sessions {
                 conn.transaction(|conn| {
                     let now = db::now();
                     UserRow::set_password_hash(conn, id, &new_hash, now)?;
-                    let event = client.event(AuditKind::PasswordChanged).user(id).session(sid);
+                    let event = client
+                        .event(AuditKind::PasswordChanged)
+                        .user(id)
+                        .session(sid);
                     let version = revocations.all_for_user(conn, id, Some(sid))?;
                     event.insert(conn)?;
                     if version != who.version + 1 {
@@ -52,8 +55,8 @@ impl Sessions {
                         // committed since this caller's token was checked.
                         return Err(ApiError::InvalidToken);
                     }
-                    let generation =
-                        SessionRow::rekey(conn, sid, version, now)?.ok_or(ApiError::InvalidToken)?;
+                    let generation = SessionRow::rekey(conn, sid, version, now)?
+                        .ok_or(ApiError::InvalidToken)?;
                     let session = SessionRow::find(conn, sid)?.ok_or(ApiError::InvalidToken)?;
                     let user = UserRow::find(conn, id)?.ok_or(ApiError::InvalidToken)?;
                     Ok((user, version, generation, policy.ends_at(&session)))

@@ -13,7 +13,7 @@ use crate::api::{Password, User};
 use crate::auth::{ClientInfo, email, password};
 use crate::db::audit::AuditKind;
 use crate::db::users::{NewUser, UserRow};
-use crate::db::{self, DbConnection, Database, Role, UserId};
+use crate::db::{self, Database, DbConnection, Role, UserId};
 use crate::error::ApiError;
 use crate::sessions::{AuthUser, Sessions};
 
@@ -69,10 +69,8 @@ pub async fn create_user(
     let email = email::normalize(email)?;
     password::check_policy(password.expose())?;
     let hash = db::blocking(move || password::hash(password.expose(), bcrypt_cost)).await??;
-    db.run(move |conn| {
-        Ok(insert_user(conn, &email, &hash, role, &client, actor.as_ref())?.into())
-    })
-    .await
+    db.run(move |conn| Ok(insert_user(conn, &email, &hash, role, &client, actor.as_ref())?.into()))
+        .await
 }
 
 /// The user with this id, or 404.

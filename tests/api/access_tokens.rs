@@ -123,14 +123,14 @@ async fn forged_and_out_of_date_claims_are_refused(app: TestApp) {
         (
             "unknown session",
             AccessClaims {
-                sid: uuid::Uuid::new_v4(),
+                sid: wristband::db::SessionId::new(),
                 ..base.clone()
             },
         ),
         (
             "someone else's session",
             AccessClaims {
-                sub: uuid::Uuid::new_v4(),
+                sub: wristband::db::UserId::new(),
                 ..base.clone()
             },
         ),

@@ -89,7 +89,7 @@ async fn missing_and_unknown_tokens_are_refused(app: TestApp) {
     anon.with_cookie("garbage").refresh_refused("unknown").await;
     // Well-formed but signed by another server.
     let foreign = wristband::tokens::RefreshKey::derive(b"some other server's secret material")
-        .issue(uuid::Uuid::new_v4(), 1);
+        .issue(&wristband::db::SessionId::new(), 1);
     anon.with_cookie(foreign.expose())
         .refresh_refused("unknown")
         .await;

@@ -6,7 +6,7 @@ use std::fmt::Display;
 
 use wristband::db::audit::AuditRow;
 use wristband::db::sessions::SessionRow;
-use wristband::db::{Database, DatabaseUrl, DbConnection, now};
+use wristband::db::{Database, DatabaseUrl, DbConnection, SessionId, UserId, now};
 
 use super::TestApp;
 
@@ -21,7 +21,7 @@ fn with_connection<T>(db: &Database, f: impl FnOnce(&mut DbConnection) -> T) -> 
 
 /// The names of the audit events about `user_id`, newest first.
 pub fn audit_events(app: &TestApp, user_id: &impl Display) -> Vec<String> {
-    let user_id = user_id.to_string();
+    let user_id: UserId = user_id.to_string().parse().expect("a user id");
     with_connection(&database(app), |conn| {
         AuditRow::list(conn, Some(&user_id), 100)
             .unwrap()
@@ -42,7 +42,8 @@ pub async fn purge_sessions(app: &TestApp, session_ids: Vec<String>) -> (usize, 
             let purged = SessionRow::purge(conn, cutoff, chrono::TimeDelta::days(7)).unwrap();
             let kept = session_ids
                 .iter()
-                .map(|id| SessionRow::find(conn, id).unwrap().is_some())
+                .map(|id| id.parse::<SessionId>().expect("a session id"))
+                .map(|id| SessionRow::find(conn, &id).unwrap().is_some())
                 .collect();
             (purged, kept)
         })
