@@ -22,6 +22,11 @@ impl Password {
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
+
+    /// The password as a secret, to move into a bcrypt job.
+    pub fn into_secret(self) -> SecretString {
+        self.0
+    }
 }
 
 impl From<&str> for Password {

@@ -82,6 +82,9 @@ pub struct Settings {
     /// Per-client-IP limit on login, register and refresh
     #[arg(long, env = "WRISTBAND_RATE_LIMIT_PER_MINUTE", global = true)]
     pub rate_limit_per_minute: Option<String>,
+    /// How long a request waits for a database connection before 503
+    #[arg(long, env = "WRISTBAND_DATABASE_TIMEOUT", global = true)]
+    pub database_timeout: Option<String>,
     /// Use X-Forwarded-For / X-Forwarded-Proto (only behind a trusted proxy)
     #[arg(long, env = "WRISTBAND_TRUST_PROXY", global = true)]
     pub trust_proxy: Option<String>,
@@ -148,6 +151,8 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Whether forwarded headers are trusted.
     pub trust_proxy: bool,
+    /// How long a request waits for a pooled database connection.
+    pub database_timeout: Duration,
     /// The admin that must exist after start-up.
     pub admin: Option<(String, SecretString)>,
     /// HTTP worker threads (`None`: one per core). Not a user setting: tests
@@ -328,12 +333,8 @@ impl Config {
         )?;
         let refresh_grace =
             Reader::new("WRISTBAND_REFRESH_GRACE", &s.refresh_grace).duration("10s")?;
-        if refresh_grace >= refresh_idle_ttl {
-            return Err(invalid(
-                "WRISTBAND_REFRESH_GRACE",
-                "must be shorter than WRISTBAND_REFRESH_IDLE_TTL",
-            ));
-        }
+        // A grace window longer than the idle TTL is fine: the session's own
+        // end (idle or absolute) still bounds it, see `SessionPolicy`.
         let clock_leeway = Reader::new("WRISTBAND_CLOCK_LEEWAY", &s.clock_leeway).duration("0s")?;
         if clock_leeway >= access_ttl {
             return Err(invalid(
@@ -375,6 +376,14 @@ impl Config {
                 .number(30, 1..=1_000_000)?;
         let trust_proxy =
             Reader::new("WRISTBAND_TRUST_PROXY", &s.trust_proxy).parse(false, parse_bool)?;
+        let database_timeout =
+            Reader::new("WRISTBAND_DATABASE_TIMEOUT", &s.database_timeout).duration("2s")?;
+        if database_timeout.is_zero() || database_timeout > Duration::from_secs(60) {
+            return Err(invalid(
+                "WRISTBAND_DATABASE_TIMEOUT",
+                "must be from 1ms to 60s",
+            ));
+        }
 
         let admin_email =
             Reader::new("WRISTBAND_ADMIN_EMAIL", &s.admin_email).parse(None, |v| {
@@ -418,6 +427,7 @@ impl Config {
             login_lockout,
             rate_limit_per_minute,
             trust_proxy,
+            database_timeout,
             admin,
             workers: None,
         })

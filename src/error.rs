@@ -79,6 +79,16 @@ pub enum ApiError {
     /// Body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// A cookie endpoint was called from an origin that is not allowed.
+    #[error("invalid origin")]
+    InvalidOrigin,
+    /// Too many attempts: the client IP's rate limit or the account's lockout.
+    /// Retry after this many seconds (at least 1).
+    #[error("too many requests")]
+    TooManyRequests(u64),
+    /// The request was not read within the time allowed.
+    #[error("request timeout")]
+    RequestTimeout,
     /// The database (or the blocking pool) cannot serve now.
     #[error("unavailable")]
     Unavailable,
@@ -113,6 +123,9 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::InvalidOrigin => "invalid_origin",
+            Self::TooManyRequests(_) => "too_many_requests",
+            Self::RequestTimeout => "request_timeout",
             Self::Unavailable => "unavailable",
         }
     }
@@ -136,6 +149,9 @@ impl ApiError {
             Self::MethodNotAllowed => "This method is not allowed here.".into(),
             Self::PayloadTooLarge => "The request body is too large.".into(),
             Self::UnsupportedMediaType => "The request body must be application/json.".into(),
+            Self::InvalidOrigin => "This request is not allowed from that origin.".into(),
+            Self::TooManyRequests(_) => "Too many attempts; try again later.".into(),
+            Self::RequestTimeout => "The request was not received in time.".into(),
             Self::Unavailable => "The service is temporarily unavailable.".into(),
         }
     }
@@ -152,9 +168,12 @@ impl ResponseError for ApiError {
             | Self::InvalidGrant(_)
             | Self::MissingToken
             | Self::InvalidToken => StatusCode::UNAUTHORIZED,
-            Self::WrongCurrentPassword | Self::Forbidden | Self::RegistrationClosed => {
-                StatusCode::FORBIDDEN
-            }
+            Self::WrongCurrentPassword
+            | Self::Forbidden
+            | Self::RegistrationClosed
+            | Self::InvalidOrigin => StatusCode::FORBIDDEN,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -178,6 +197,12 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE));
+            }
+            Self::TooManyRequests(seconds) => {
+                response.insert_header((header::RETRY_AFTER, (*seconds).max(1)));
+            }
+            Self::RequestTimeout => {
+                response.insert_header((header::CONNECTION, "close"));
             }
             _ => {}
         }

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, Logger};
+use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,6 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::auth::password;
 use crate::config::Config;
 use crate::db::{Database, settings};
+use crate::http::rate_limit::RateLimit;
+use crate::http::{origin, timeout};
 use crate::routes;
 use crate::sessions::{Sessions, purge};
 use crate::state::AppState;
@@ -92,7 +94,9 @@ fn random_secret() -> String {
 pub fn prepare_database(config: &Config) -> Result<(Database, Vec<u8>), StartupError> {
     let backend = config.database_url.backend();
     let cannot_open = |e| StartupError::because(format!("cannot open the {backend} database"), e);
-    let db = Database::connect(&config.database_url, POOL_SIZE).map_err(cannot_open)?;
+    let db =
+        Database::connect_with_timeout(&config.database_url, POOL_SIZE, config.database_timeout)
+            .map_err(cannot_open)?;
     db.migrate()
         .map_err(|e| StartupError::because(format!("cannot migrate the {backend} database"), e))?;
     let secret = match &config.jwt_secret {
@@ -164,6 +168,7 @@ impl Application {
         let state = web::Data::new(AppState {
             sessions: Sessions::new(&config, db, &secret, dummy_hash),
             cookie: RefreshCookie::new(config.cookie_secure),
+            rate_limit: RateLimit::per_minute(config.rate_limit_per_minute),
             config,
         });
 
@@ -175,11 +180,14 @@ impl Application {
             .map_err(|e| StartupError::because("cannot read the bound address", e))?;
         let workers = state.config.workers;
         purge::spawn(state.db().clone(), state.sessions.policy().idle_ttl);
+        spawn_rate_limit_cleanup(state.clone());
 
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(from_fn(timeout::deadline))
+                .wrap(origin::cors(&app_state.config))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Cache-Control", "no-store"))
@@ -194,6 +202,9 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         });
+        let server = server
+            .client_request_timeout(timeout::HEAD_TIMEOUT)
+            .max_connections(timeout::MAX_CONNECTIONS_PER_WORKER);
         let server = match workers {
             Some(n) => server.workers(n),
             None => server,
@@ -223,4 +234,15 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Every minute, drops the rate-limit state of clients back to a full burst.
+fn spawn_rate_limit_cleanup(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            interval.tick().await;
+            state.rate_limit.forget_idle();
+        }
+    });
 }

@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::db::Database;
+use crate::http::rate_limit::RateLimit;
 use crate::sessions::Sessions;
 use crate::tokens::RefreshCookie;
 
@@ -13,6 +14,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// How the refresh cookie is written.
     pub cookie: RefreshCookie,
+    /// The per-client-IP limit on login, register and refresh.
+    pub rate_limit: RateLimit,
 }
 
 impl AppState {

@@ -3,6 +3,7 @@
 //! are one account.
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::error::ApiError;
 
@@ -11,6 +12,12 @@ const MAX_LEN: usize = 254;
 
 /// The normalised form of `input`, or `InvalidEmail`.
 pub fn normalize(input: &str) -> Result<String, ApiError> {
+    // Control (Cc) and invisible format characters (Cf: zero-width joiners,
+    // bidirectional overrides, soft hyphens, BOMs) make look-alike accounts;
+    // refused before normalisation could fold any of them away.
+    if input.chars().any(forbidden) {
+        return Err(ApiError::InvalidEmail);
+    }
     let email: String = input
         .trim()
         .nfkc()
@@ -19,7 +26,7 @@ pub fn normalize(input: &str) -> Result<String, ApiError> {
         .to_lowercase();
     if email.is_empty()
         || email.len() > MAX_LEN
-        || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        || email.chars().any(|c| c.is_whitespace() || forbidden(c))
     {
         return Err(ApiError::InvalidEmail);
     }
@@ -33,6 +40,13 @@ pub fn normalize(input: &str) -> Result<String, ApiError> {
         return Err(ApiError::InvalidEmail);
     }
     Ok(email)
+}
+
+fn forbidden(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control | GeneralCategory::Format
+    )
 }
 
 #[cfg(test)]
@@ -65,6 +79,16 @@ mod tests {
             "alice@example..com",
         ] {
             assert!(normalize(bad).is_err(), "accepted {bad:?}");
+        }
+        for invisible in [
+            '\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}', '\u{202E}', '\u{0000}',
+        ] {
+            let email = format!("ali{invisible}ce@example.com");
+            assert!(
+                normalize(&email).is_err(),
+                "accepted U+{:04X}",
+                invisible as u32
+            );
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(normalize(&long).is_err());

@@ -1,9 +1,70 @@
 //! Passwords: the policy (8..=72 bytes of UTF-8: bcrypt silently ignores
 //! everything past 72 bytes, so longer is refused rather than truncated) and
-//! bcrypt itself. Hashing and verifying are slow on purpose: callers run them
-//! through `db::blocking`, never on an async worker.
+//! bcrypt itself. Hashing and verifying are slow on purpose: the server runs
+//! them through [`Hasher`], off the async workers and at most one per core at
+//! a time, so a login storm cannot starve everything else.
 
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+use crate::db;
 use crate::error::ApiError;
+
+/// How long a bcrypt job waits for a core before the request answers 503.
+const HASH_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs bcrypt off the async workers, with at most as many jobs at once as
+/// there are cores; the rest queue for up to [`HASH_WAIT`].
+pub struct Hasher {
+    permits: Semaphore,
+    cost: u32,
+}
+
+impl Hasher {
+    /// A hasher at bcrypt `cost`, one job per core.
+    pub fn new(cost: u32) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            permits: Semaphore::new(cores),
+            cost,
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = tokio::time::timeout(HASH_WAIT, self.permits.acquire())
+            .await
+            .map_err(|_| {
+                log::warn!("bcrypt queue full for {HASH_WAIT:?}");
+                ApiError::Unavailable
+            })?
+            .map_err(|_| ApiError::Unavailable)?;
+        let result = db::blocking(job).await?;
+        drop(permit);
+        Ok(result)
+    }
+
+    /// The bcrypt hash of `password` at the configured cost.
+    pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
+        let cost = self.cost;
+        self.run(move || hash(password.expose_secret(), cost))
+            .await?
+    }
+
+    /// Whether `password` matches `hash` (see [`verify`]).
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        hash: SecretString,
+    ) -> Result<bool, ApiError> {
+        self.run(move || verify(password.expose_secret(), hash.expose_secret()))
+            .await
+    }
+}
 
 /// Shortest accepted password, in bytes.
 pub const MIN_BYTES: usize = 8;

@@ -16,6 +16,8 @@ pub enum AuditKind {
     LoginSucceeded,
     /// Wrong credentials (unknown email, wrong password, disabled user).
     LoginFailed,
+    /// Failures reached `WRISTBAND_LOGIN_MAX_FAILURES`: the account is locked.
+    LoginLocked,
     /// A spent refresh token was presented; its session was revoked.
     RefreshReused,
     /// One session ended by its holder.
@@ -39,6 +41,7 @@ impl AuditKind {
             Self::UserCreated => "user_created",
             Self::LoginSucceeded => "login_succeeded",
             Self::LoginFailed => "login_failed",
+            Self::LoginLocked => "login_locked",
             Self::RefreshReused => "refresh_reused",
             Self::Logout => "logout",
             Self::LogoutAll => "logout_all",

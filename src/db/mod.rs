@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod ids;
+pub mod login_failures;
 pub mod role;
 pub mod schema;
 pub mod sessions;
@@ -162,6 +163,12 @@ impl ManageConnection for ConnectionManager {
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(Error::QueryError)?;
+                // SQLite opens a file it cannot write read-only, and such a
+                // connection would fail every write for as long as the pool
+                // keeps it. Refuse it instead, so the pool retries later and
+                // the server heals once the file is writable again.
+                conn.batch_execute("BEGIN IMMEDIATE; ROLLBACK;")
+                    .map_err(Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseUrl::SqliteMemory(name) => {
@@ -202,8 +209,9 @@ impl fmt::Debug for Database {
     }
 }
 
-/// How long a request waits for a pooled connection before answering 503.
-const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a request waits for a pooled connection before answering 503,
+/// unless configured (`WRISTBAND_DATABASE_TIMEOUT`).
+pub const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long start-up (and the CLI) waits for its first connection: longer
 /// than a request may wait, so a busy machine does not fail a start.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -215,6 +223,15 @@ impl Database {
     /// Builds the pool. Connections are opened lazily; [`Database::migrate`],
     /// the first thing start-up does, fails when the database cannot be reached.
     pub fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, DbError> {
+        Self::connect_with_timeout(url, max_connections, CHECKOUT_TIMEOUT)
+    }
+
+    /// [`Database::connect`], waiting at most `checkout_timeout` for a connection.
+    pub fn connect_with_timeout(
+        url: &DatabaseUrl,
+        max_connections: u32,
+        checkout_timeout: Duration,
+    ) -> Result<Self, DbError> {
         let manager = ConnectionManager { url: url.clone() };
         let keeper = match url {
             DatabaseUrl::SqliteMemory(_) => {
@@ -226,7 +243,7 @@ impl Database {
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
-            .connection_timeout(CHECKOUT_TIMEOUT)
+            .connection_timeout(checkout_timeout)
             // Every failed checkout is logged once, with the last connection
             // error, by `get` (or reported by `migrate`); r2d2's own handler
             // would log each retry on top.
@@ -286,6 +303,23 @@ fn run_migrations(conn: &mut DbConnection) -> Result<usize, MigrationError> {
             Ok(ran?)
         }
     }
+}
+
+/// Fails unless every table of the schema is there: what readiness checks,
+/// since a reachable database whose schema is gone (dropped and recreated, a
+/// deleted SQLite file) can serve nothing.
+pub fn check_schema(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    for table in [
+        "users",
+        "token_versions",
+        "sessions",
+        "audit_events",
+        "settings",
+        "login_failures",
+    ] {
+        conn.batch_execute(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))?;
+    }
+    Ok(())
 }
 
 /// The current UTC time at the precision both backends keep (microseconds).

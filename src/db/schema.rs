@@ -63,5 +63,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_versions,
     sessions,
     audit_events,
-    settings
+    settings,
+    login_failures
 );
+
+diesel::table! {
+    login_failures (email) {
+        email -> Text,
+        failures -> BigInt,
+        locked_until -> Nullable<Timestamp>,
+    }
+}

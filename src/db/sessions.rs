@@ -119,8 +119,9 @@ impl SessionRow {
     }
 
     /// Moves a live session to a new token version and a new generation (after
-    /// a password change, so the caller keeps their session). Returns the new
-    /// generation, or `None` if the session was revoked meanwhile.
+    /// a password change, so the caller keeps their session), leaving no
+    /// predecessor in grace. Returns the new generation, or `None` if the
+    /// session was revoked meanwhile.
     pub fn rekey(
         conn: &mut DbConnection,
         id: &SessionId,
@@ -135,7 +136,9 @@ impl SessionRow {
         .set((
             sessions::token_version.eq(token_version),
             sessions::generation.eq(sessions::generation + 1),
-            sessions::rotated_at.eq(now),
+            // No grace for the token before a re-key: every earlier token is
+            // spent, and presenting one is reuse.
+            sessions::rotated_at.eq(None::<NaiveDateTime>),
             sessions::last_refreshed_at.eq(now),
         ))
         .execute(conn)?;

@@ -75,9 +75,8 @@ pub async fn create_user(
         .map(parse_role)
         .transpose()?
         .unwrap_or(Role::User);
-    let cost = state.config.bcrypt_cost;
     let actor = Some(admin.0.user_id);
-    let user = users::create_user(state.db(), cost, &email, password, role, client, actor).await?;
+    let user = users::create_user(&state.sessions, &email, password, role, client, actor).await?;
     Ok(HttpResponse::Created().json(user))
 }
 

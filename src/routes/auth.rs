@@ -24,9 +24,8 @@ pub async fn register(
         return Err(ApiError::RegistrationClosed);
     }
     let Credentials { email, password } = body.into_inner();
-    let cost = state.config.bcrypt_cost;
     let user =
-        users::create_user(state.db(), cost, &email, password, Role::User, client, None).await?;
+        users::create_user(&state.sessions, &email, password, Role::User, client, None).await?;
     Ok(HttpResponse::Created().json(Registered { user }))
 }
 

@@ -1,7 +1,6 @@
 //! Liveness, readiness, and the page at `/`.
 
 use actix_web::{HttpResponse, web};
-use diesel::connection::SimpleConnection;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -11,11 +10,12 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: 200 if the database answers, else 503 `unavailable`.
+/// `GET /readyz`: 200 if the database answers with the whole schema, else
+/// 503 `unavailable`.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .db()
-        .run(|conn| Ok::<_, ApiError>(conn.batch_execute("SELECT 1")?))
+        .run(|conn| Ok::<_, ApiError>(crate::db::check_schema(conn)?))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }

@@ -14,6 +14,8 @@ use actix_web::{HttpRequest, HttpResponse, mime, web};
 use actix_web::middleware::from_fn;
 
 use crate::error::ApiError;
+use crate::http::origin::same_origin;
+use crate::http::rate_limit::rate_limited;
 use crate::http::{require_admin, require_user};
 use crate::sessions::Issued;
 use crate::state::AppState;
@@ -32,10 +34,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ApiError::InvalidRequest("bad query parameters").into()
             }),
         )
-        .service(resource("/auth/register").route(web::post().to(auth::register)))
-        .service(resource("/auth/login").route(web::post().to(auth::login)))
-        .service(resource("/auth/refresh").route(web::post().to(auth::refresh)))
-        .service(resource("/auth/logout").route(web::post().to(auth::logout)))
+        .service(resource("/auth/register").route(limited(web::post().to(auth::register))))
+        .service(resource("/auth/login").route(limited(web::post().to(auth::login))))
+        .service(
+            resource("/auth/refresh")
+                .route(cookie_endpoint(limited(web::post().to(auth::refresh)))),
+        )
+        .service(resource("/auth/logout").route(cookie_endpoint(web::post().to(auth::logout))))
         .service(resource("/auth/logout-all").route(signed_in(web::post().to(auth::logout_all))))
         .service(resource("/auth/password").route(signed_in(web::post().to(auth::change_password))))
         .service(resource("/auth/me").route(signed_in(web::get().to(me::me))))
@@ -66,6 +71,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/").route(web::get().to(health::index)));
+}
+
+/// A route under the per-client-IP rate limit.
+fn limited(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(from_fn(rate_limited))
+}
+
+/// A route that reads the refresh cookie: refused from foreign origins (CSRF)
+/// before anything else, the rate limit included.
+fn cookie_endpoint(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(from_fn(same_origin))
 }
 
 /// A route that authenticates the Bearer token before anything else.

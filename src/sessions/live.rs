@@ -100,6 +100,9 @@ impl LivenessCache {
             }
             inner.epoch
         };
+        // Stamped before the read: a slow read must not stretch how long the
+        // answer is trusted past `ttl` from when it could have been true.
+        let asked = Instant::now();
         let key = sid.clone();
         let row = db
             .run(move |conn| Ok::<_, ApiError>(SessionRow::find_with_user(conn, &key)?))
@@ -110,11 +113,11 @@ impl LivenessCache {
             version: r.user_version,
             role: r.user.role,
         });
-        self.store(sid.clone(), live.clone(), epoch);
+        self.store(sid.clone(), live.clone(), epoch, asked);
         Ok(live)
     }
 
-    fn store(&self, sid: SessionId, live: Option<LiveSession>, epoch: u64) {
+    fn store(&self, sid: SessionId, live: Option<LiveSession>, epoch: u64, asked: Instant) {
         let mut inner = self.lock();
         if inner.epoch != epoch {
             return;
@@ -127,7 +130,7 @@ impl LivenessCache {
             sid,
             Entry {
                 live,
-                fetched: Instant::now(),
+                fetched: asked,
             },
         );
     }
@@ -192,8 +195,20 @@ mod tests {
         let sid = SessionId::new();
         let epoch = cache.lock().epoch;
         cache.forget_session(&sid);
-        cache.store(sid, live(&UserId::new()), epoch);
+        cache.store(sid, live(&UserId::new()), epoch, Instant::now());
         assert!(cache.lock().entries.is_empty());
+    }
+
+    #[test]
+    fn an_answer_is_trusted_from_when_it_was_asked() {
+        let cache = LivenessCache::new(Duration::from_millis(200));
+        let sid = SessionId::new();
+        // A read that took longer than the TTL: its answer is stale on arrival.
+        let asked = Instant::now() - Duration::from_millis(300);
+        cache.store(sid.clone(), live(&UserId::new()), 0, asked);
+        let inner = cache.lock();
+        let entry = inner.entries.get(&sid).unwrap();
+        assert!(entry.fetched.elapsed() >= cache.ttl, "stamped at the ask");
     }
 
     #[test]
@@ -201,8 +216,8 @@ mod tests {
         let cache = LivenessCache::new(Duration::from_secs(1));
         let (a, b) = (SessionId::new(), SessionId::new());
         let (alice, bob) = (UserId::new(), UserId::new());
-        cache.store(a.clone(), live(&alice), 0);
-        cache.store(b.clone(), live(&bob), 0);
+        cache.store(a.clone(), live(&alice), 0, Instant::now());
+        cache.store(b.clone(), live(&bob), 0, Instant::now());
         cache.forget_user(&alice);
         let inner = cache.lock();
         assert!(!inner.entries.contains_key(&a));

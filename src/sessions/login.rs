@@ -1,19 +1,28 @@
-//! Logging in: the credential check (with the dummy hash, so unknown emails,
-//! wrong passwords and disabled users fail alike and take as long) and the new
-//! session.
+//! Logging in: the per-account lockout (checked and counted before bcrypt, so
+//! a locked account costs no hash), the credential check (with the dummy
+//! hash, so unknown emails, wrong passwords and disabled users fail alike and
+//! take as long), and the new session — which is only created if the password
+//! and token version it was checked against are still the current ones.
 
 use diesel::Connection;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{Issued, Sessions};
 use crate::api::Credentials;
-use crate::auth::{ClientInfo, email, password};
+use crate::auth::{ClientInfo, email};
 use crate::db::audit::AuditKind;
+use crate::db::login_failures::{self, Attempt};
 use crate::db::sessions::NewSession;
 use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
-use crate::db::{self, SessionId};
+use crate::db::{self, DbConnection, SessionId};
 use crate::error::ApiError;
+
+/// The account as it was when its password was checked.
+struct Candidate {
+    user: UserRow,
+    version: i64,
+}
 
 impl Sessions {
     /// Checks credentials and opens a new session.
@@ -22,48 +31,124 @@ impl Sessions {
         credentials: Credentials,
         client: ClientInfo,
     ) -> Result<Issued, ApiError> {
-        let user = match email::normalize(&credentials.email) {
-            Ok(email) => {
-                self.db
-                    .run(move |conn| Ok::<_, ApiError>(UserRow::find_by_email(conn, &email)?))
-                    .await?
-            }
-            Err(_) => None,
-        };
-        let hash = user
+        let email = email::normalize(&credentials.email).ok();
+        let (attempt, candidate) = self.begin_attempt(email.clone()).await?;
+        if let Attempt::Locked(until) = attempt {
+            let seconds = (until - db::now()).num_milliseconds().max(0) as u64;
+            return Err(ApiError::TooManyRequests(seconds.div_ceil(1000)));
+        }
+        let hash = candidate
             .as_ref()
-            .map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
-        let password = credentials.password;
-        let matches =
-            db::blocking(move || password::verify(password.expose(), hash.expose_secret())).await?;
-        let user = match user {
-            Some(user) if matches && !user.disabled => user,
-            user => {
-                let user_id = user.map(|u| u.id);
-                self.db
-                    .run(move |conn| {
-                        let mut event = client.event(AuditKind::LoginFailed);
-                        if let Some(id) = &user_id {
+            .map_or_else(|| self.dummy_hash.clone(), |c| c.user.password_hash.clone());
+        let matches = self
+            .hasher
+            .verify(credentials.password.into_secret(), hash)
+            .await?;
+        match (candidate, email) {
+            (Some(candidate), Some(email)) if matches && !candidate.user.disabled => {
+                self.open_session(candidate, email, client).await
+            }
+            (candidate, email) => {
+                self.record_failure(candidate.map(|c| c.user), email, client)
+                    .await?;
+                Err(ApiError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Counts the attempt (unless the account is locked) and reads the
+    /// account, before any bcrypt work.
+    async fn begin_attempt(
+        &self,
+        email: Option<String>,
+    ) -> Result<(Attempt, Option<Candidate>), ApiError> {
+        let lockout = self.lockout;
+        self.db
+            .run(move |conn| {
+                let Some(email) = email else {
+                    return Ok((Attempt::Allowed, None));
+                };
+                let attempt = login_failures::begin(
+                    conn,
+                    &email,
+                    db::now(),
+                    lockout.max_failures,
+                    lockout.duration,
+                )?;
+                let candidate = match UserRow::find_by_email(conn, &email)? {
+                    Some(user) => Some(Candidate {
+                        version: TokenVersion::current(conn, &user.id)?,
+                        user,
+                    }),
+                    None => None,
+                };
+                Ok::<_, ApiError>((attempt, candidate))
+            })
+            .await
+    }
+
+    /// A failed attempt: audited, and the lockout engaged once the count
+    /// reaches the limit.
+    async fn record_failure(
+        &self,
+        user: Option<UserRow>,
+        email: Option<String>,
+        client: ClientInfo,
+    ) -> Result<(), ApiError> {
+        let lockout = self.lockout;
+        self.db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    let locked = match &email {
+                        Some(email) => login_failures::fail(
+                            conn,
+                            email,
+                            db::now(),
+                            lockout.max_failures,
+                            lockout.duration,
+                        )?,
+                        None => false,
+                    };
+                    let user_id = user.as_ref().map(|u| &u.id);
+                    let mut kinds = vec![AuditKind::LoginFailed];
+                    if locked {
+                        kinds.push(AuditKind::LoginLocked);
+                    }
+                    for kind in kinds {
+                        let mut event = client.event(kind);
+                        if let Some(id) = user_id {
                             event = event.user(id);
                         }
-                        Ok::<_, ApiError>(event.insert(conn)?)
-                    })
-                    .await?;
-                return Err(ApiError::InvalidCredentials);
-            }
-        };
-        let (session_id, max_age, user_id) =
-            (SessionId::new(), self.policy.max_age, user.id.clone());
+                        event.insert(conn)?;
+                    }
+                    Ok::<_, ApiError>(())
+                })
+            })
+            .await
+    }
+
+    /// Opens the session of a verified login, in one transaction that also
+    /// resets the failure count and checks that the password and token version
+    /// are still the ones verified: a password change (or logout-all) that
+    /// committed meanwhile wins, and this login fails.
+    async fn open_session(
+        &self,
+        candidate: Candidate,
+        email: String,
+        client: ClientInfo,
+    ) -> Result<Issued, ApiError> {
+        let (session_id, max_age) = (SessionId::new(), self.policy.max_age);
         let sid = session_id.clone();
-        let (version, expires_at) = self
+        let Candidate { user, version } = candidate;
+        let verified_hash = user.password_hash.clone();
+        let user_id = user.id.clone();
+        let expires_at = self
             .db
             .run(move |conn| {
-                // Read outside the transaction: a bump racing with this login leaves
-                // the new session stale, which is what a logout-all should do.
-                let version = TokenVersion::current(conn, &user_id)?;
-                let now = db::now();
-                let expires_at = now + max_age;
                 conn.transaction(|conn| {
+                    let now = db::now();
+                    let expires_at = now + max_age;
+                    // The write first (see `db`): insert, then check.
                     NewSession {
                         id: &sid,
                         user_id: &user_id,
@@ -76,16 +161,35 @@ impl Sessions {
                         ip: client.ip.as_deref(),
                     }
                     .insert(conn)?;
+                    if !still_current(conn, &user_id, &verified_hash, version)? {
+                        return Err(ApiError::InvalidCredentials);
+                    }
+                    login_failures::succeed(conn, &email)?;
                     client
                         .event(AuditKind::LoginSucceeded)
                         .user(&user_id)
                         .session(&sid)
-                        .insert(conn)
-                })?;
-                Ok::<_, ApiError>((version, expires_at))
+                        .insert(conn)?;
+                    Ok(expires_at)
+                })
             })
             .await?;
         let ends_at = expires_at.min(db::now() + self.policy.idle_ttl);
         self.issue(user, &session_id, 1, version, ends_at)
     }
+}
+
+/// Whether the user still has the verified hash and token version, and is enabled.
+fn still_current(
+    conn: &mut DbConnection,
+    user_id: &db::UserId,
+    verified_hash: &SecretString,
+    version: i64,
+) -> Result<bool, ApiError> {
+    let Some(now) = UserRow::find(conn, user_id)? else {
+        return Ok(false);
+    };
+    Ok(!now.disabled
+        && now.password_hash.expose_secret() == verified_hash.expose_secret()
+        && TokenVersion::current(conn, user_id)? == version)
 }

@@ -43,6 +43,7 @@ pub use live::{LiveSession, LivenessCache};
 pub use revoke::Revocations;
 
 use crate::api::{Session, TokenResponse};
+use crate::auth::password::Hasher;
 use crate::config::Config;
 use crate::db::sessions::{Refusal, SessionRow, SessionWithUser};
 use crate::db::users::UserRow;
@@ -106,6 +107,16 @@ impl SessionPolicy {
     }
 }
 
+/// The per-account lockout: after `max_failures` consecutive failures, every
+/// attempt is refused for `duration`.
+#[derive(Debug, Clone, Copy)]
+pub struct Lockout {
+    /// `WRISTBAND_LOGIN_MAX_FAILURES`.
+    pub max_failures: i64,
+    /// `WRISTBAND_LOGIN_LOCKOUT`.
+    pub duration: TimeDelta,
+}
+
 /// The caller, authenticated by a Bearer access token whose session is live
 /// and whose version is the user's current one.
 #[derive(Debug, Clone)]
@@ -138,10 +149,11 @@ pub struct Sessions {
     access: AccessTokens,
     refresh_key: RefreshKey,
     liveness: LivenessCache,
+    lockout: Lockout,
+    hasher: Hasher,
     /// A bcrypt hash of a random password at the configured cost: unknown
     /// emails are verified against it so they take as long as wrong passwords.
     dummy_hash: SecretString,
-    bcrypt_cost: u32,
 }
 
 impl Sessions {
@@ -159,9 +171,18 @@ impl Sessions {
             ),
             refresh_key: RefreshKey::derive(secret),
             liveness: LivenessCache::new(LIVENESS_TTL),
+            lockout: Lockout {
+                max_failures: i64::from(config.login_max_failures),
+                duration: delta(config.login_lockout),
+            },
+            hasher: Hasher::new(config.bcrypt_cost),
             dummy_hash,
-            bcrypt_cost: config.bcrypt_cost,
         }
+    }
+
+    /// bcrypt, bounded by the cores.
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
     }
 
     /// The database.

@@ -3,7 +3,6 @@
 //! re-key the caller's session so its earlier refresh tokens are spent.
 
 use diesel::Connection;
-use secrecy::ExposeSecret;
 
 use super::{AuthUser, Issued, Sessions};
 use crate::api::PasswordChange;
@@ -31,12 +30,15 @@ impl Sessions {
             .run(move |conn| Ok::<_, ApiError>(UserRow::find(conn, &id)?))
             .await?
             .ok_or(ApiError::InvalidToken)?;
-        let (current, hash) = (change.current_password, user.password_hash.clone());
-        if !db::blocking(move || password::verify(current.expose(), hash.expose_secret())).await? {
+        let current = change.current_password.into_secret();
+        if !self
+            .hasher
+            .verify(current, user.password_hash.clone())
+            .await?
+        {
             return Err(ApiError::WrongCurrentPassword);
         }
-        let (new_password, cost) = (change.new_password, self.bcrypt_cost);
-        let new_hash = db::blocking(move || password::hash(new_password.expose(), cost)).await??;
+        let new_hash = self.hasher.hash(change.new_password.into_secret()).await?;
         let (policy, who) = (self.policy, caller.clone());
         let (user, version, generation, ends_at) = self
             .revoking(move |conn, revocations| {

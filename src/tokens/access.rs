@@ -146,6 +146,12 @@ impl AccessTokens {
             log::debug!("access token refused: unexpected header");
             return Err(ApiError::InvalidToken);
         }
+        // RFC 7519: expired once now >= exp (jsonwebtoken accepts now == exp).
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
+        if chrono::Utc::now().timestamp() >= data.claims.exp.saturating_add(leeway) {
+            log::debug!("access token refused: expired");
+            return Err(ApiError::InvalidToken);
+        }
         Ok(data.claims)
     }
 }
@@ -237,8 +243,9 @@ mod tests {
     fn time_and_audience_claims_are_enforced() {
         let t = tokens();
         let now = chrono::Utc::now().timestamp();
-        let cases: [fn(&mut AccessClaims, i64); 4] = [
+        let cases: [fn(&mut AccessClaims, i64); 5] = [
             |c, now| c.exp = now - 1,
+            |c, now| c.exp = now,
             |c, now| c.nbf = now + 30,
             |c, _| c.iss = "someone-else".into(),
             |c, _| c.aud = "another-api".into(),

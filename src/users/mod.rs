@@ -58,8 +58,7 @@ fn insert_user(
 
 /// Creates a user (registration, or an admin's request when `actor` is set).
 pub async fn create_user(
-    db: &Database,
-    bcrypt_cost: u32,
+    sessions: &Sessions,
     email: &str,
     password: Password,
     role: Role,
@@ -68,8 +67,12 @@ pub async fn create_user(
 ) -> Result<User, ApiError> {
     let email = email::normalize(email)?;
     password::check_policy(password.expose())?;
-    let hash = db::blocking(move || password::hash(password.expose(), bcrypt_cost)).await??;
-    db.run(move |conn| Ok(insert_user(conn, &email, &hash, role, &client, actor.as_ref())?.into()))
+    let hash = sessions.hasher().hash(password.into_secret()).await?;
+    sessions
+        .db()
+        .run(move |conn| {
+            Ok(insert_user(conn, &email, &hash, role, &client, actor.as_ref())?.into())
+        })
         .await
 }
 

@@ -46,6 +46,8 @@ pub fn base_settings() -> Settings {
         bind: Some("127.0.0.1:0".into()),
         bcrypt_cost: Some("4".into()),
         jwt_secret: Some(SECRET.into()),
+        // Every test client shares 127.0.0.1: the rate-limit tests set their own.
+        rate_limit_per_minute: Some("1000000".into()),
         ..Default::default()
     }
 }
