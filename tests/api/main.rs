@@ -6,15 +6,20 @@
 //! `WRISTBAND_TEST_POSTGRES_URL` is set.
 
 mod access_tokens;
+mod attacks;
 mod admin;
 mod admin_bootstrap;
 mod admin_sessions;
 mod binary;
+mod brute_force;
+mod csrf_cors;
 mod health;
 mod helpers;
 mod instances;
 mod login;
+mod login_races;
 mod logout;
+mod outage;
 mod password;
 mod refresh;
 mod register;
