@@ -113,6 +113,29 @@ mod tests {
         assert!(check_policy(&"€".repeat(25)).is_err());
     }
 
+    #[actix_web::test]
+    async fn at_most_one_bcrypt_job_per_core_runs_at_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let hasher = Hasher::new(4);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs = (0..cores * 4).map(|_| {
+            let (running, most) = (running.clone(), most.clone());
+            hasher.run(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(30));
+                running.fetch_sub(1, Ordering::SeqCst);
+            })
+        });
+        for done in futures_util::future::join_all(jobs).await {
+            done.unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), cores);
+    }
+
     #[test]
     fn verify_matches_only_the_password() {
         let h = hash("correct horse", 4).unwrap();

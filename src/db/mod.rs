@@ -166,8 +166,10 @@ impl ManageConnection for ConnectionManager {
                 // SQLite opens a file it cannot write read-only, and such a
                 // connection would fail every write for as long as the pool
                 // keeps it. Refuse it instead, so the pool retries later and
-                // the server heals once the file is writable again.
-                conn.batch_execute("BEGIN IMMEDIATE; ROLLBACK;")
+                // the server heals once the file is writable again. The probe
+                // is a real write (`BEGIN IMMEDIATE` passes on a read-only
+                // connection); `user_version` is otherwise unused.
+                conn.batch_execute("PRAGMA user_version = 1;")
                     .map_err(Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -371,6 +373,26 @@ mod tests {
         assert_eq!(
             sqlite,
             names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        );
+    }
+
+    #[test]
+    fn connections_that_cannot_write_are_not_pooled() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("w.db").display().to_string();
+        let db = Database::connect(&DatabaseUrl::SqliteFile(path.clone()), 1).unwrap();
+        db.migrate().unwrap();
+        let writable = ConnectionManager {
+            url: DatabaseUrl::SqliteFile(path.clone()),
+        };
+        assert!(writable.connect().is_ok());
+        // What SQLite falls back to when the file is not writable when opened.
+        let read_only = ConnectionManager {
+            url: DatabaseUrl::SqliteFile(format!("file:{path}?mode=ro")),
+        };
+        assert!(
+            read_only.connect().is_err(),
+            "a read-only connection was pooled"
         );
     }
 

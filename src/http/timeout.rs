@@ -7,8 +7,7 @@
 
 use std::time::Duration;
 
-use actix_web::ResponseError;
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 

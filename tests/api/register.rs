@@ -142,3 +142,18 @@ async fn closed_registration_refuses_sign_ups(app: TestApp) {
         .await;
     assert_error(response, StatusCode::FORBIDDEN, "registration_closed").await;
 }
+
+backend_test!(invisible_and_bidirectional_characters_are_not_emails);
+async fn invisible_and_bidirectional_characters_are_not_emails(app: TestApp) {
+    let anon = app.anon();
+    for invisible in [
+        '\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}', '\u{202E}',
+    ] {
+        let email = format!("ali{invisible}ce@example.com");
+        let response = anon
+            .post("/auth/register")
+            .json(&Credentials::new(email, PASSWORD))
+            .await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_email").await;
+    }
+}
