@@ -79,6 +79,9 @@ pub fn check_policy(password: &str) -> Result<(), ApiError> {
     if password.len() > MAX_BYTES {
         return Err(ApiError::WeakPassword("it must be at most 72 bytes"));
     }
+    if password.contains('\0') {
+        return Err(ApiError::WeakPassword("it must not contain NUL characters"));
+    }
     Ok(())
 }
 
@@ -91,11 +94,13 @@ pub fn hash(password: &str, cost: u32) -> Result<String, ApiError> {
 }
 
 /// Whether `password` matches `hash`. A malformed hash is a mismatch, and so is
-/// a password over 72 bytes (which bcrypt would compare truncated). bcrypt runs
-/// in every case, so the answer takes the same time. Blocking.
+/// a password over 72 bytes (which bcrypt would compare truncated) or with a
+/// NUL (bcrypt reads a C string, so all-NUL passwords of any length would
+/// match each other). bcrypt runs in every case, so the answer takes the same
+/// time. Blocking.
 pub fn verify(password: &str, hash: &str) -> bool {
     let matches = bcrypt::verify(password, hash).unwrap_or(false);
-    matches && password.len() <= MAX_BYTES
+    matches && password.len() <= MAX_BYTES && !password.contains('\0')
 }
 
 #[cfg(test)]
@@ -111,6 +116,7 @@ mod tests {
         // 24 three-byte characters are 72 bytes; one more is too many.
         assert!(check_policy(&"€".repeat(24)).is_ok());
         assert!(check_policy(&"€".repeat(25)).is_err());
+        assert!(check_policy("correct\0horse").is_err());
     }
 
     #[actix_web::test]
@@ -142,5 +148,8 @@ mod tests {
         assert!(verify("correct horse", &h));
         assert!(!verify("correct horsf", &h));
         assert!(!verify("correct horse", "not a hash"));
+        let nul = hash(&"\0".repeat(8), 4).unwrap();
+        assert!(!verify(&"\0".repeat(20), &nul), "bcrypt's C-string quirk");
+        assert!(!verify(&"\0".repeat(8), &nul));
     }
 }

@@ -172,4 +172,120 @@ mod tests {
             .to_http_request();
         assert!(matches!(bearer_token(&req), Err(ApiError::InvalidToken)));
     }
+
+    mod properties {
+        use super::*;
+        use actix_web::http::header::HeaderValue;
+        use proptest::prelude::*;
+
+        /// Bounded, and without regression files in the source tree.
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn with_authorization(value: HeaderValue) -> HttpRequest {
+            TestRequest::default()
+                .insert_header((header::AUTHORIZATION, value))
+                .to_http_request()
+        }
+
+        fn is_token68(token: &str) -> bool {
+            !token.is_empty()
+                && token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._~+/=".contains(c))
+        }
+
+        /// Bytes a header value may hold (visible ASCII, tab, obs-text), so
+        /// most cases reach the parser.
+        fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+            let byte = prop_oneof![
+                4 => 0x20u8..0x7f,
+                1 => Just(b'\t'),
+                1 => 0x80u8..=0xff,
+            ];
+            let prefix = prop_oneof![
+                Just(b"".to_vec()),
+                Just(b"Bearer ".to_vec()),
+                Just(b"bearer".to_vec()),
+                Just(b"BEARER \t ".to_vec()),
+                Just(b"Basic ".to_vec()),
+            ];
+            (prefix, proptest::collection::vec(byte, 0..300)).prop_map(|(mut prefix, rest)| {
+                prefix.extend(rest);
+                prefix
+            })
+        }
+
+        /// RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+        fn token68() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9._~+/-]{1,400}={0,3}"
+        }
+
+        /// "bearer" in any mix of cases.
+        fn any_case_bearer() -> impl Strategy<Value = String> {
+            proptest::collection::vec(any::<bool>(), 6).prop_map(|upper| {
+                "bearer"
+                    .chars()
+                    .zip(upper)
+                    .map(|(c, up)| if up { c.to_ascii_uppercase() } else { c })
+                    .collect()
+            })
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn never_panics_on_arbitrary_bytes(
+                bytes in proptest::collection::vec(any::<u8>(), 0..200),
+            ) {
+                if let Ok(value) = HeaderValue::from_bytes(&bytes)
+                    && let Ok(token) = bearer_token(&with_authorization(value))
+                {
+                    prop_assert!(is_token68(&token), "{token:?}");
+                }
+            }
+
+            #[test]
+            fn never_panics_on_header_bytes(bytes in header_bytes()) {
+                let value = HeaderValue::from_bytes(&bytes).expect("valid header bytes");
+                match bearer_token(&with_authorization(value)) {
+                    Ok(token) => {
+                        prop_assert!(is_token68(&token), "{token:?}");
+                        let text = std::str::from_utf8(&bytes).expect("accepted text is UTF-8");
+                        prop_assert!(text.contains(&token));
+                    }
+                    Err(error) => prop_assert!(
+                        matches!(error, ApiError::MissingToken | ApiError::InvalidToken),
+                        "{error:?}"
+                    ),
+                }
+            }
+
+            #[test]
+            fn never_panics_on_arbitrary_strings(text in "\\PC{0,300}") {
+                let value = HeaderValue::from_str(&text).expect("printable text");
+                if let Ok(token) = bearer_token(&with_authorization(value)) {
+                    prop_assert!(is_token68(&token), "{token:?}");
+                    prop_assert!(text.contains(&token));
+                }
+            }
+
+            #[test]
+            fn a_bearer_token68_parses_back_exactly(
+                scheme in any_case_bearer(),
+                spaces in 1usize..4,
+                token in token68(),
+            ) {
+                let header = format!("{scheme}{}{token}", " ".repeat(spaces));
+                let value = HeaderValue::from_str(&header).expect("ASCII");
+                prop_assert_eq!(bearer_token(&with_authorization(value)).ok(), Some(token));
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 
+use super::JsonObject;
 use crate::api::{
     AuditEvent, AuditQuery, NewUserRequest, Session, User, UserList, UserPatch, UserQuery,
 };
@@ -62,7 +63,7 @@ pub async fn list_users(
 pub async fn create_user(
     state: web::Data<AppState>,
     admin: AdminUser,
-    body: web::Json<NewUserRequest>,
+    body: JsonObject<NewUserRequest>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     let NewUserRequest {
@@ -97,7 +98,7 @@ pub async fn update_user(
     state: web::Data<AppState>,
     admin: AdminUser,
     id: web::Path<UserId>,
-    body: web::Json<UserPatch>,
+    body: JsonObject<UserPatch>,
     client: ClientInfo,
 ) -> Result<web::Json<User>, ApiError> {
     let UserPatch { role, disabled } = body.into_inner();

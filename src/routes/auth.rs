@@ -3,6 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
+use super::JsonObject;
 use super::token_response;
 use crate::api::{Credentials, PasswordChange, Registered};
 use crate::auth::ClientInfo;
@@ -17,7 +18,7 @@ use crate::users;
 /// `POST /auth/register`: 201 `{"user": User}`.
 pub async fn register(
     state: web::Data<AppState>,
-    body: web::Json<Credentials>,
+    body: JsonObject<Credentials>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     if state.config.registration == Registration::Closed {
@@ -32,7 +33,7 @@ pub async fn register(
 /// `POST /auth/login`: 200 `TokenResponse` and a refresh cookie for a new session.
 pub async fn login(
     state: web::Data<AppState>,
-    body: web::Json<Credentials>,
+    body: JsonObject<Credentials>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     let issued = state.sessions.login(body.into_inner(), client).await?;
@@ -96,7 +97,7 @@ pub async fn logout_all(
 pub async fn change_password(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<PasswordChange>,
+    body: JsonObject<PasswordChange>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     let issued = state

@@ -124,6 +124,69 @@ fn json_config() -> web::JsonConfig {
         })
 }
 
+/// A JSON request body that must be an object with unique member names: a
+/// body is parsed whole (every string decoded, nesting bounded) before it is
+/// read as `T`, so an array read as positional fields, a repeated member, or
+/// invalid text in a member `T` would skip, is a 400 like any other
+/// malformed body.
+#[derive(Debug)]
+pub struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let object = web::Json::<UniqueObject>::from_request(req, payload);
+        Box::pin(async move {
+            let object = serde_json::Value::Object(object.await?.into_inner().0);
+            T::deserialize(object).map(Self).map_err(|_| {
+                ApiError::InvalidRequest(
+                    "the body must be a JSON object with the documented fields",
+                )
+                .into()
+            })
+        })
+    }
+}
+
+/// A JSON object whose member names are unique.
+struct UniqueObject(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = UniqueObject;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut members = serde_json::Map::new();
+                while let Some((name, value)) = map.next_entry::<String, serde_json::Value>()? {
+                    if members.insert(name, value).is_some() {
+                        return Err(serde::de::Error::custom("a member is repeated"));
+                    }
+                }
+                Ok(UniqueObject(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
 /// 200 with the token body and the refresh cookie.
 pub fn token_response(state: &AppState, issued: Issued) -> HttpResponse {
     HttpResponse::Ok()

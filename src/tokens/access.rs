@@ -275,4 +275,146 @@ mod tests {
             "zero leeway refuses a token 30 s past exp"
         );
     }
+
+    /// Every base64url character whose 6-bit value differs from `c`'s in one
+    /// bit: the smallest changes, including those that touch only the unused
+    /// low bits of a segment's last character.
+    fn bit_flips(c: char) -> Vec<char> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        match ALPHABET.iter().position(|&a| char::from(a) == c) {
+            Some(value) => (0..6)
+                .map(|bit| char::from(ALPHABET[value ^ (1 << bit)]))
+                .collect(),
+            None => vec!['A'],
+        }
+    }
+
+    #[test]
+    fn every_single_bit_flip_of_a_valid_token_is_refused() {
+        let t = tokens();
+        let c = claims();
+        let token = t.issue(&c.sub, &c.sid, 1, Role::User).unwrap();
+        assert!(t.verify(&token).is_ok());
+        let chars: Vec<char> = token.chars().collect();
+        for (i, &original) in chars.iter().enumerate() {
+            for replacement in bit_flips(original) {
+                let mut changed = chars.clone();
+                changed[i] = replacement;
+                let changed: String = changed.into_iter().collect();
+                assert!(
+                    t.verify(&changed).is_err(),
+                    "accepted {original:?} -> {replacement:?} at {i}"
+                );
+            }
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bounded, and without regression files in the source tree.
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn base64url_part() -> impl Strategy<Value = String> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..300)
+                    .prop_map(|bytes| URL_SAFE_NO_PAD.encode(bytes)),
+                "[A-Za-z0-9_-]{0,300}",
+                // JSON objects, so the parts get past base64 and into serde.
+                proptest::collection::btree_map("[a-z]{1,4}", any::<i64>(), 0..6)
+                    .prop_map(|map| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).unwrap())),
+            ]
+        }
+
+        /// A replacement character: mostly base64url, sometimes anything.
+        fn replacement() -> impl Strategy<Value = char> {
+            prop_oneof![
+                4 => proptest::sample::select(
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                        .chars()
+                        .collect::<Vec<_>>()
+                ),
+                1 => proptest::sample::select(vec!['.', '=', '+', '/', ' ', '\0']),
+                1 => any::<char>(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn arbitrary_strings_are_refused(text in any::<String>()) {
+                prop_assert!(tokens().verify(&text).is_err());
+            }
+
+            #[test]
+            fn arbitrary_three_part_base64url_is_refused(
+                header in base64url_part(),
+                payload in base64url_part(),
+                signature in base64url_part(),
+            ) {
+                let token = format!("{header}.{payload}.{signature}");
+                prop_assert!(tokens().verify(&token).is_err(), "{token}");
+            }
+
+            #[test]
+            fn any_claims_signed_by_another_key_are_refused(
+                payload in base64url_part(),
+                other_key in proptest::collection::vec(any::<u8>(), 1..64),
+            ) {
+                use hmac::{Hmac, Mac};
+                prop_assume!(other_key != SECRET);
+                let header = URL_SAFE_NO_PAD.encode(
+                    serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": tokens().kid})
+                        .to_string(),
+                );
+                let mut mac = Hmac::<Sha256>::new_from_slice(&other_key).unwrap();
+                mac.update(format!("{header}.{payload}").as_bytes());
+                let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+                let token = format!("{header}.{payload}.{signature}");
+                prop_assert!(tokens().verify(&token).is_err(), "{token}");
+            }
+
+            #[test]
+            fn any_single_character_change_is_refused(
+                index in any::<proptest::sample::Index>(),
+                replacement in replacement(),
+            ) {
+                let t = tokens();
+                let c = claims();
+                let token = t.issue(&c.sub, &c.sid, c.ver, c.role).unwrap();
+                let mut chars: Vec<char> = token.chars().collect();
+                let i = index.index(chars.len());
+                prop_assume!(chars[i] != replacement);
+                chars[i] = replacement;
+                let changed: String = chars.into_iter().collect();
+                prop_assert!(t.verify(&changed).is_err(), "{changed}");
+            }
+
+            #[test]
+            fn valid_tokens_verify_with_their_claims(
+                sub in any::<[u8; 16]>(),
+                sid in any::<[u8; 16]>(),
+                ver in any::<i64>(),
+                admin in any::<bool>(),
+            ) {
+                let t = tokens();
+                let (sub, sid) = (
+                    UserId::from(Uuid::from_bytes(sub)),
+                    SessionId::from(Uuid::from_bytes(sid)),
+                );
+                let role = if admin { Role::Admin } else { Role::User };
+                let token = t.issue(&sub, &sid, ver, role).unwrap();
+                let got = t.verify(&token).unwrap();
+                prop_assert_eq!((got.sub, got.sid, got.ver, got.role), (sub, sid, ver, role));
+            }
+        }
+    }
 }

@@ -126,4 +126,111 @@ mod tests {
         let token = key.issue(&SessionId::new(), 1);
         assert!(!format!("{token:?}").contains(&token.expose()[5..]));
     }
+
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    fn key() -> RefreshKey {
+        RefreshKey::derive(b"a secret of thirty-two bytes at least!")
+    }
+
+    #[test]
+    fn every_single_bit_flip_of_a_valid_token_is_refused() {
+        // 56 bytes are 75 base64url characters, the last carrying 2 unused
+        // bits: a decoder that ignored them would accept a second spelling.
+        let key = key();
+        let token = key.issue(&SessionId::new(), 42);
+        let chars: Vec<char> = token.expose().chars().collect();
+        assert_eq!(chars.len(), PREFIX.len() + 75);
+        let alphabet: Vec<char> = ALPHABET.chars().collect();
+        for (i, &original) in chars.iter().enumerate() {
+            let flips: Vec<char> = match alphabet.iter().position(|&a| a == original) {
+                Some(value) => (0..6).map(|bit| alphabet[value ^ (1 << bit)]).collect(),
+                // The prefix: its letters in the other case, and a digit.
+                None => vec![original.to_ascii_uppercase(), '2'],
+            };
+            for replacement in flips.into_iter().filter(|&r| r != original) {
+                let mut changed = chars.clone();
+                changed[i] = replacement;
+                let changed: String = changed.into_iter().collect();
+                assert_eq!(
+                    key.parse(&changed),
+                    None,
+                    "accepted {original:?} -> {replacement:?} at {i}"
+                );
+            }
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bounded, and without regression files in the source tree.
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// A replacement character: mostly base64url, sometimes anything.
+        fn replacement() -> impl Strategy<Value = char> {
+            prop_oneof![
+                4 => proptest::sample::select(ALPHABET.chars().collect::<Vec<_>>()),
+                1 => proptest::sample::select(vec!['.', '=', '+', '/', ' ', '\0', '%']),
+                1 => any::<char>(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn parse_refuses_arbitrary_strings(text in any::<String>()) {
+                prop_assert_eq!(key().parse(&text), None);
+            }
+
+            #[test]
+            fn parse_refuses_arbitrary_text_after_the_prefix(text in any::<String>()) {
+                prop_assert_eq!(key().parse(&format!("{PREFIX}{text}")), None);
+            }
+
+            #[test]
+            fn parse_refuses_arbitrary_bytes_of_any_length(
+                bytes in prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..120),
+                    proptest::collection::vec(any::<u8>(), BODY_LEN + MAC_LEN),
+                ],
+            ) {
+                let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(&bytes));
+                prop_assert_eq!(key().parse(&token), None);
+            }
+
+            #[test]
+            fn issue_round_trips(bytes in any::<[u8; 16]>(), generation in any::<i64>()) {
+                let key = key();
+                let session_id = SessionId::from(Uuid::from_bytes(bytes));
+                let token = key.issue(&session_id, generation);
+                prop_assert_eq!(key.parse(token.expose()), Some((session_id, generation)));
+            }
+
+            #[test]
+            fn any_single_character_change_is_refused(
+                bytes in any::<[u8; 16]>(),
+                generation in any::<i64>(),
+                index in any::<proptest::sample::Index>(),
+                replacement in replacement(),
+            ) {
+                let key = key();
+                let token = key.issue(&SessionId::from(Uuid::from_bytes(bytes)), generation);
+                let mut chars: Vec<char> = token.expose().chars().collect();
+                let i = index.index(chars.len());
+                prop_assume!(chars[i] != replacement);
+                chars[i] = replacement;
+                let changed: String = chars.into_iter().collect();
+                prop_assert_eq!(key.parse(&changed), None, "{}", changed);
+            }
+        }
+    }
 }

@@ -6,10 +6,10 @@
 //! `WRISTBAND_TEST_POSTGRES_URL` is set.
 
 mod access_tokens;
-mod attacks;
 mod admin;
 mod admin_bootstrap;
 mod admin_sessions;
+mod attacks;
 mod binary;
 mod brute_force;
 mod csrf_cors;
