@@ -208,20 +208,33 @@ fn parse_bool(value: &str) -> Result<bool, String> {
     }
 }
 
-/// Checks `scheme://host[:port]` with nothing after it, and returns it without
-/// a trailing slash (the form browsers send in `Origin`).
+/// Checks `scheme://host[:port]` with nothing after it, and returns it in the
+/// form browsers send in `Origin`: lower case, no trailing slash, no default
+/// port (`:443` for https, `:80` for http).
 fn parse_origin(value: &str) -> Result<String, String> {
-    let value = value.trim().trim_end_matches('/');
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .ok_or_else(|| format!("{value:?} is not an http(s) origin"))?;
-    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+    let value = value.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, rest, default_port) = if let Some(rest) = value.strip_prefix("https://") {
+        ("https", rest, "443")
+    } else if let Some(rest) = value.strip_prefix("http://") {
+        ("http", rest, "80")
+    } else {
+        return Err(format!("{value:?} is not an http(s) origin"));
+    };
+    let bad_host = rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']);
+    // The port follows the last ':' — after the ']' of an IPv6 literal.
+    let after_host = rest.rsplit_once(']').map_or(rest, |(_, tail)| tail);
+    let port_ok = after_host
+        .rsplit_once(':')
+        .is_none_or(|(_, port)| port.parse::<u16>().is_ok());
+    if bad_host || !port_ok {
         return Err(format!(
             "{value:?} must be scheme://host[:port] with no path"
         ));
     }
-    Ok(value.to_ascii_lowercase())
+    let host = rest
+        .strip_suffix(&format!(":{default_port}"))
+        .unwrap_or(rest);
+    Ok(format!("{scheme}://{host}"))
 }
 
 struct Reader<'a> {
@@ -378,10 +391,12 @@ impl Config {
             Reader::new("WRISTBAND_TRUST_PROXY", &s.trust_proxy).parse(false, parse_bool)?;
         let database_timeout =
             Reader::new("WRISTBAND_DATABASE_TIMEOUT", &s.database_timeout).duration("2s")?;
-        if database_timeout.is_zero() || database_timeout > Duration::from_secs(60) {
+        // At most 5 s: a request must be able to wait for a connection and
+        // still answer 503 well within its 10 s deadline.
+        if database_timeout.is_zero() || database_timeout > Duration::from_secs(5) {
             return Err(invalid(
                 "WRISTBAND_DATABASE_TIMEOUT",
-                "must be from 1ms to 60s",
+                "must be from 1ms to 5s",
             ));
         }
 
@@ -506,6 +521,25 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.variable, "WRISTBAND_ADMIN_PASSWORD");
         assert!(!e.to_string().contains("short"));
+    }
+
+    #[test]
+    fn origins_take_the_form_browsers_send() {
+        assert_eq!(
+            parse_origin("HTTPS://Auth.Example.com:443/"),
+            Ok("https://auth.example.com".into())
+        );
+        assert_eq!(
+            parse_origin("http://localhost:80"),
+            Ok("http://localhost".into())
+        );
+        assert_eq!(
+            parse_origin("https://a.example:8443"),
+            Ok("https://a.example:8443".into())
+        );
+        assert!(parse_origin("https://a.example:99999").is_err());
+        assert!(parse_origin("https://a.example/path").is_err());
+        assert!(parse_origin("ftp://a.example").is_err());
     }
 
     #[test]

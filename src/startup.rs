@@ -168,7 +168,6 @@ impl Application {
         let state = web::Data::new(AppState {
             sessions: Sessions::new(&config, db, &secret, dummy_hash),
             cookie: RefreshCookie::new(config.cookie_secure),
-            rate_limit: RateLimit::per_minute(config.rate_limit_per_minute),
             config,
         });
 
@@ -180,12 +179,14 @@ impl Application {
             .map_err(|e| StartupError::because("cannot read the bound address", e))?;
         let workers = state.config.workers;
         purge::spawn(state.db().clone(), state.sessions.policy().idle_ttl);
-        spawn_rate_limit_cleanup(state.clone());
+        let rate_limit = web::Data::new(RateLimit::per_minute(state.config.rate_limit_per_minute));
+        spawn_rate_limit_cleanup(rate_limit.clone());
 
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(rate_limit.clone())
                 .wrap(from_fn(timeout::deadline))
                 .wrap(origin::cors(&app_state.config))
                 .wrap(
@@ -237,12 +238,12 @@ impl Application {
 }
 
 /// Every minute, drops the rate-limit state of clients back to a full burst.
-fn spawn_rate_limit_cleanup(state: web::Data<AppState>) {
+fn spawn_rate_limit_cleanup(rate_limit: web::Data<RateLimit>) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
         loop {
             interval.tick().await;
-            state.rate_limit.forget_idle();
+            rate_limit.forget_idle();
         }
     });
 }

@@ -2,7 +2,6 @@
 
 use crate::config::Config;
 use crate::db::Database;
-use crate::http::rate_limit::RateLimit;
 use crate::sessions::Sessions;
 use crate::tokens::RefreshCookie;
 
@@ -14,8 +13,6 @@ pub struct AppState {
     pub sessions: Sessions,
     /// How the refresh cookie is written.
     pub cookie: RefreshCookie,
-    /// The per-client-IP limit on login, register and refresh.
-    pub rate_limit: RateLimit,
 }
 
 impl AppState {

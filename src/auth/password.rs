@@ -4,6 +4,7 @@
 //! them through [`Hasher`], off the async workers and at most one per core at
 //! a time, so a login storm cannot starve everything else.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -18,7 +19,7 @@ const HASH_WAIT: Duration = Duration::from_secs(5);
 /// Runs bcrypt off the async workers, with at most as many jobs at once as
 /// there are cores; the rest queue for up to [`HASH_WAIT`].
 pub struct Hasher {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     cost: u32,
 }
 
@@ -27,7 +28,7 @@ impl Hasher {
     pub fn new(cost: u32) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
-            permits: Semaphore::new(cores),
+            permits: Arc::new(Semaphore::new(cores)),
             cost,
         }
     }
@@ -36,16 +37,21 @@ impl Hasher {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let permit = tokio::time::timeout(HASH_WAIT, self.permits.acquire())
+        let permit = tokio::time::timeout(HASH_WAIT, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| {
                 log::warn!("bcrypt queue full for {HASH_WAIT:?}");
                 ApiError::Unavailable
             })?
             .map_err(|_| ApiError::Unavailable)?;
-        let result = db::blocking(job).await?;
-        drop(permit);
-        Ok(result)
+        // The permit goes with the job: a request dropped meanwhile (a
+        // timeout, a disconnect) frees it only when the hashing is done.
+        Ok(db::blocking(move || {
+            let result = job();
+            drop(permit);
+            result
+        })
+        .await?)
     }
 
     /// The bcrypt hash of `password` at the configured cost.

@@ -18,8 +18,14 @@ use super::schema::login_failures;
 pub enum Attempt {
     /// Yes; it has been counted.
     Allowed,
-    /// No: the account is locked until then.
-    Locked(NaiveDateTime),
+    /// No: the account is locked until `until`; `now` when this attempt is
+    /// what locked it.
+    Locked {
+        /// When the lock ends.
+        until: NaiveDateTime,
+        /// Whether this attempt set the lock.
+        now: bool,
+    },
 }
 
 /// Counts an attempt at `email` unless it is locked. An expired lock is lifted
@@ -38,10 +44,11 @@ pub fn begin(
         // (Diesel's upsert builder does not reach `MultiBackend`; this SQL is
         // the same on both backends, and `$1` binds positionally in SQLite.)
         diesel::sql_query(
-            "INSERT INTO login_failures (email, failures) VALUES ($1, 0) \
-             ON CONFLICT (email) DO UPDATE SET failures = login_failures.failures",
+            "INSERT INTO login_failures (email, failures, last_attempt_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (email) DO UPDATE SET last_attempt_at = excluded.last_attempt_at",
         )
         .bind::<diesel::sql_types::Text, _>(email)
+        .bind::<diesel::sql_types::Timestamp, _>(now)
         .execute(conn)?;
         diesel::update(
             dsl::login_failures
@@ -65,10 +72,18 @@ pub fn begin(
             .select((dsl::failures, dsl::locked_until))
             .first::<(i64, Option<NaiveDateTime>)>(conn)?;
         Ok(match locked_until {
-            Some(until) => Attempt::Locked(until),
-            // More attempts in flight than the limit: refuse this one; the
-            // failures among them will set the lock.
-            None if failures > max_failures => Attempt::Locked(now + lockout),
+            Some(until) => Attempt::Locked { until, now: false },
+            // Over the limit without a lock: more attempts were in flight than
+            // the limit, or counted attempts ended without a verdict (a
+            // timeout, an outage). Lock now, so the lock — and the count —
+            // expire like any other.
+            None if failures > max_failures => {
+                let until = now + lockout;
+                diesel::update(dsl::login_failures.find(email))
+                    .set(dsl::locked_until.eq(until))
+                    .execute(conn)?;
+                Attempt::Locked { until, now: true }
+            }
             None => Attempt::Allowed,
         })
     })
@@ -96,7 +111,58 @@ pub fn fail(
     Ok(locked == 1)
 }
 
+/// Deletes the rows of emails nobody tried since `cutoff` and that are not
+/// locked past it; returns how many.
+pub fn purge(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    use login_failures::dsl;
+    diesel::delete(
+        dsl::login_failures
+            .filter(dsl::last_attempt_at.lt(cutoff))
+            .filter(dsl::locked_until.is_null().or(dsl::locked_until.lt(cutoff))),
+    )
+    .execute(conn)
+}
+
 /// Forgets the count after a successful login.
 pub fn succeed(conn: &mut DbConnection, email: &str) -> QueryResult<usize> {
     diesel::delete(login_failures::table.find(email)).execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Database, DatabaseUrl, now};
+
+    const MINUTE: TimeDelta = TimeDelta::minutes(1);
+
+    #[test]
+    fn attempts_that_end_without_a_verdict_lock_for_a_while_not_forever() {
+        let db = Database::connect(&DatabaseUrl::parse("sqlite::memory:").unwrap(), 1).unwrap();
+        db.migrate().unwrap();
+        let mut conn = db.get().unwrap();
+        let (conn, email, at) = (&mut *conn, "victim@example.com", now());
+        // Three attempts counted, none of them ever failed or succeeded
+        // (timed out, dropped, an outage).
+        for _ in 0..3 {
+            assert_eq!(begin(conn, email, at, 3, MINUTE).unwrap(), Attempt::Allowed);
+        }
+        let until = at + MINUTE;
+        assert_eq!(
+            begin(conn, email, at, 3, MINUTE).unwrap(),
+            Attempt::Locked { until, now: true }
+        );
+        assert_eq!(
+            begin(conn, email, at, 3, MINUTE).unwrap(),
+            Attempt::Locked { until, now: false }
+        );
+        // Once the lock is over, the count starts again.
+        let later = until + TimeDelta::seconds(1);
+        assert_eq!(
+            begin(conn, email, later, 3, MINUTE).unwrap(),
+            Attempt::Allowed
+        );
+        // Quiet rows go with the purge; the fresh one stays.
+        assert_eq!(purge(conn, later).unwrap(), 0);
+        assert_eq!(purge(conn, later + TimeDelta::seconds(1)).unwrap(), 1);
+    }
 }

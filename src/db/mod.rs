@@ -116,7 +116,7 @@ impl DatabaseUrl {
             return Ok(Self::SqliteFile(path.to_owned()));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(url.to_owned()));
+            return Ok(Self::Postgres(with_network_timeouts(url)));
         }
         Err("expected sqlite://PATH, sqlite::memory: or postgres://…".into())
     }
@@ -128,6 +128,35 @@ impl DatabaseUrl {
             Self::Postgres(_) => "postgres",
         }
     }
+}
+
+/// libpq settings that keep a silent PostgreSQL host (packets dropped, no
+/// reset) from holding connections and threads for the operating system's
+/// minutes: a bounded connect, unacknowledged writes given up after 5 s, and
+/// keepalives that notice a dead peer while a query waits. A URL that sets one
+/// of them keeps its own.
+const POSTGRES_TIMEOUTS: [(&str, &str); 5] = [
+    ("connect_timeout", "5"),
+    ("tcp_user_timeout", "5000"),
+    ("keepalives_idle", "5"),
+    ("keepalives_interval", "2"),
+    ("keepalives_count", "3"),
+];
+
+fn with_network_timeouts(url: &str) -> String {
+    let mut url = url.to_owned();
+    for (name, value) in POSTGRES_TIMEOUTS {
+        let query = url.split_once('?').map_or("", |(_, q)| q);
+        if query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some(name))
+        {
+            continue;
+        }
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("{name}={value}"));
+    }
+    url
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -350,6 +379,20 @@ mod tests {
         assert!(DatabaseUrl::parse("mysql://localhost/db").is_err());
         assert!(DatabaseUrl::parse("wristband.db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn postgres_urls_get_network_timeouts_unless_they_set_them() {
+        let DatabaseUrl::Postgres(url) = DatabaseUrl::parse("postgres://h/db").unwrap() else {
+            panic!("a PostgreSQL URL")
+        };
+        assert!(url.starts_with("postgres://h/db?connect_timeout=5&tcp_user_timeout=5000"));
+        let own = "postgres://h/db?sslmode=require&connect_timeout=1";
+        let DatabaseUrl::Postgres(url) = DatabaseUrl::parse(own).unwrap() else {
+            panic!("a PostgreSQL URL")
+        };
+        assert!(url.contains("connect_timeout=1") && !url.contains("connect_timeout=5"));
+        assert!(url.contains("sslmode=require&") && url.contains("keepalives_count=3"));
     }
 
     #[test]

@@ -72,5 +72,6 @@ diesel::table! {
         email -> Text,
         failures -> BigInt,
         locked_until -> Nullable<Timestamp>,
+        last_attempt_at -> Timestamp,
     }
 }

@@ -13,14 +13,16 @@ use super::extract::state_of;
 use crate::auth::ClientInfo;
 use crate::error::ApiError;
 
-/// The client IP: the peer address, or with `trust_proxy` the last
-/// `X-Forwarded-For` entry (the one the trusted proxy appended; entries to its
-/// left come from the client and can be forged).
+/// The client IP: the peer address, or with `trust_proxy` the last entry of
+/// the last `X-Forwarded-For` header (the one the trusted proxy appended,
+/// whether it extends the client's line or adds a line of its own; whatever
+/// stands before it comes from the client and can be forged).
 pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
     let forwarded = trust_proxy
         .then(|| {
             req.headers()
-                .get("x-forwarded-for")?
+                .get_all("x-forwarded-for")
+                .last()?
                 .to_str()
                 .ok()?
                 .rsplit(',')
@@ -29,7 +31,9 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
         })
         .flatten()
         .and_then(|ip| ip.parse::<IpAddr>().ok());
-    forwarded.or_else(|| req.peer_addr().map(|a| a.ip()))
+    forwarded
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 fn client_info(req: &HttpRequest, trust_proxy: bool) -> ClientInfo {
@@ -66,5 +70,12 @@ mod tests {
             .to_http_request();
         assert_eq!(client_info(&req, true).ip.as_deref(), Some("203.0.113.7"));
         assert_eq!(client_info(&req, false).ip.as_deref(), Some("10.0.0.1"));
+        // A proxy that adds a line of its own after the client's.
+        let req = TestRequest::default()
+            .peer_addr("10.0.0.1:5000".parse().unwrap())
+            .append_header(("x-forwarded-for", "6.6.6.6"))
+            .append_header(("x-forwarded-for", "203.0.113.8"))
+            .to_http_request();
+        assert_eq!(client_info(&req, true).ip.as_deref(), Some("203.0.113.8"));
     }
 }

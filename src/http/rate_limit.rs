@@ -15,6 +15,7 @@ use std::num::NonZeroU32;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
+use actix_web::web;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
@@ -22,7 +23,7 @@ use super::client_ip::client_ip;
 use super::extract::state_of;
 use crate::error::ApiError;
 
-/// The limiter of one instance.
+/// The limiter of one instance (registered as its own app data).
 pub struct RateLimit {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -39,7 +40,7 @@ impl RateLimit {
 
     /// Counts a request from `ip`; `Err(seconds)` when it must wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        self.limiter.check_key(&ip).map_err(|not_until| {
+        self.limiter.check_key(&key(ip)).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             wait.as_millis().div_ceil(1000).max(1) as u64
         })
@@ -52,18 +53,29 @@ impl RateLimit {
     }
 }
 
+/// The budget an address draws on: an IPv4 address, or the /64 an IPv6
+/// address is in (every host gets a whole /64, so single IPv6 addresses
+/// would be free to rotate through).
+fn key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
 /// Route middleware: 429 before the handler when the client IP is over the limit.
 pub async fn rate_limited(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = state_of(req.request())?;
+    let limit = req.app_data::<web::Data<RateLimit>>().ok_or_else(|| {
+        log::error!("rate limiter missing");
+        ApiError::Unavailable
+    })?;
     let ip = client_ip(req.request(), state.config.trust_proxy)
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    state
-        .rate_limit
-        .check(ip)
-        .map_err(ApiError::TooManyRequests)?;
+    limit.check(ip).map_err(ApiError::TooManyRequests)?;
     next.call(req).await
 }
 
@@ -84,5 +96,22 @@ mod tests {
             "about 20 s until the next, got {wait}"
         );
         assert!(limit.check(b).is_ok(), "another client has its own budget");
+    }
+
+    #[test]
+    fn an_ipv6_network_shares_one_budget() {
+        let limit = RateLimit::per_minute(1);
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_net: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_net: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(limit.check(one).is_ok());
+        assert!(limit.check(same_net).is_err());
+        assert!(limit.check(other_net).is_ok());
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert!(limit.check(mapped).is_ok());
+        assert!(
+            limit.check("192.0.2.1".parse().unwrap()).is_err(),
+            "mapped is the IPv4 address"
+        );
     }
 }

@@ -32,8 +32,8 @@ impl Sessions {
         client: ClientInfo,
     ) -> Result<Issued, ApiError> {
         let email = email::normalize(&credentials.email).ok();
-        let (attempt, candidate) = self.begin_attempt(email.clone()).await?;
-        if let Attempt::Locked(until) = attempt {
+        let (attempt, candidate) = self.begin_attempt(email.clone(), &client).await?;
+        if let Attempt::Locked { until, .. } = attempt {
             let seconds = (until - db::now()).num_milliseconds().max(0) as u64;
             return Err(ApiError::TooManyRequests(seconds.div_ceil(1000)));
         }
@@ -57,12 +57,13 @@ impl Sessions {
     }
 
     /// Counts the attempt (unless the account is locked) and reads the
-    /// account, before any bcrypt work.
+    /// account, before any bcrypt work. A lock this attempt set is audited.
     async fn begin_attempt(
         &self,
         email: Option<String>,
+        client: &ClientInfo,
     ) -> Result<(Attempt, Option<Candidate>), ApiError> {
-        let lockout = self.lockout;
+        let (lockout, client) = (self.lockout, client.clone());
         self.db
             .run(move |conn| {
                 let Some(email) = email else {
@@ -82,6 +83,10 @@ impl Sessions {
                     }),
                     None => None,
                 };
+                if let Attempt::Locked { now: true, .. } = attempt {
+                    let user = candidate.as_ref().map(|c| &c.user);
+                    audit_failure(conn, &client, user.map(|u| &u.id), AuditKind::LoginLocked)?;
+                }
                 Ok::<_, ApiError>((attempt, candidate))
             })
             .await
@@ -110,16 +115,9 @@ impl Sessions {
                         None => false,
                     };
                     let user_id = user.as_ref().map(|u| &u.id);
-                    let mut kinds = vec![AuditKind::LoginFailed];
+                    audit_failure(conn, &client, user_id, AuditKind::LoginFailed)?;
                     if locked {
-                        kinds.push(AuditKind::LoginLocked);
-                    }
-                    for kind in kinds {
-                        let mut event = client.event(kind);
-                        if let Some(id) = user_id {
-                            event = event.user(id);
-                        }
-                        event.insert(conn)?;
+                        audit_failure(conn, &client, user_id, AuditKind::LoginLocked)?;
                     }
                     Ok::<_, ApiError>(())
                 })
@@ -177,6 +175,21 @@ impl Sessions {
         let ends_at = expires_at.min(db::now() + self.policy.idle_ttl);
         self.issue(user, &session_id, 1, version, ends_at)
     }
+}
+
+/// Writes a `login_failed` or `login_locked` event, about the account if there is one.
+fn audit_failure(
+    conn: &mut DbConnection,
+    client: &ClientInfo,
+    user_id: Option<&db::UserId>,
+    kind: AuditKind,
+) -> Result<(), ApiError> {
+    let mut event = client.event(kind);
+    if let Some(id) = user_id {
+        event = event.user(id);
+    }
+    event.insert(conn)?;
+    Ok(())
 }
 
 /// Whether the user still has the verified hash and token version, and is enabled.

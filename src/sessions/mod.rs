@@ -148,7 +148,7 @@ pub struct Sessions {
     policy: SessionPolicy,
     access: AccessTokens,
     refresh_key: RefreshKey,
-    liveness: LivenessCache,
+    liveness: std::sync::Arc<LivenessCache>,
     lockout: Lockout,
     hasher: Hasher,
     /// A bcrypt hash of a random password at the configured cost: unknown
@@ -170,7 +170,7 @@ impl Sessions {
                 config.clock_leeway,
             ),
             refresh_key: RefreshKey::derive(secret),
-            liveness: LivenessCache::new(LIVENESS_TTL),
+            liveness: std::sync::Arc::new(LivenessCache::new(LIVENESS_TTL)),
             lockout: Lockout {
                 max_failures: i64::from(config.login_max_failures),
                 duration: delta(config.login_lockout),

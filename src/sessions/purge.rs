@@ -1,11 +1,13 @@
-//! The periodic purge of sessions that were revoked or ended long enough ago.
-//! Kept a day after their end, so a late reuse of a spent token is still
-//! recognised (and listed as revoked) rather than unknown.
+//! The periodic purge of sessions that were revoked or ended long enough ago
+//! (kept a day after their end, so a late reuse of a spent token is still
+//! recognised rather than unknown), and of login-failure counts of emails
+//! nobody tried for a day (so guessing random emails cannot grow the table).
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
 
+use crate::db::login_failures;
 use crate::db::sessions::SessionRow;
 use crate::db::{self, Database};
 use crate::error::ApiError;
@@ -16,10 +18,14 @@ pub const PURGE_EVERY: Duration = Duration::from_secs(15 * 60);
 pub const PURGE_AFTER: TimeDelta = TimeDelta::hours(24);
 
 /// Deletes the sessions that were revoked or ended more than [`PURGE_AFTER`]
-/// ago; returns how many.
+/// ago, and the login-failure counts of emails nobody tried for as long;
+/// returns how many rows went.
 pub async fn purge_once(db: &Database, idle_ttl: TimeDelta) -> Result<usize, ApiError> {
     db.run(move |conn| {
-        Ok::<_, ApiError>(SessionRow::purge(conn, db::now() - PURGE_AFTER, idle_ttl)?)
+        let cutoff = db::now() - PURGE_AFTER;
+        let sessions = SessionRow::purge(conn, cutoff, idle_ttl)?;
+        let counts = login_failures::purge(conn, cutoff)?;
+        Ok::<_, ApiError>(sessions + counts)
     })
     .await
 }
@@ -32,7 +38,7 @@ pub fn spawn(db: Database, idle_ttl: TimeDelta) {
             interval.tick().await;
             match purge_once(&db, idle_ttl).await {
                 Ok(0) => {}
-                Ok(n) => log::info!("purged {n} ended sessions"),
+                Ok(n) => log::info!("purged {n} ended sessions and stale login counts"),
                 Err(e) => log::warn!("session purge failed: {e}"),
             }
         }

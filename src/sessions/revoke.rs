@@ -15,7 +15,7 @@ use chrono::NaiveDateTime;
 use diesel::Connection;
 use diesel::QueryResult;
 
-use super::{AuthUser, Sessions};
+use super::{AuthUser, LivenessCache, Sessions};
 use crate::auth::ClientInfo;
 use crate::db::audit::{AuditKind, NewAuditEvent};
 use crate::db::sessions::SessionRow;
@@ -80,30 +80,36 @@ impl Revocations {
     }
 }
 
+impl Revocations {
+    fn forget(&self, liveness: &LivenessCache) {
+        for sid in &self.sessions {
+            liveness.forget_session(sid);
+        }
+        for user in &self.users {
+            liveness.forget_user(user);
+        }
+    }
+}
+
 impl Sessions {
     /// Runs `work` with a connection and a [`Revocations`] off the async
-    /// workers, then forgets whatever it revoked — even when it failed
-    /// afterwards, since forgetting more than needed is always safe.
+    /// workers, then — on the same thread, so a request dropped meanwhile
+    /// cannot skip it — forgets whatever it revoked, even when `work` failed
+    /// afterwards (forgetting more than needed is always safe).
     pub async fn revoking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection, &mut Revocations) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let (result, revoked) = self
-            .db
+        let liveness = self.liveness.clone();
+        self.db
             .run(move |conn| {
                 let mut revocations = Revocations::default();
                 let result = work(conn, &mut revocations);
-                Ok::<_, ApiError>((result, revocations))
+                revocations.forget(&liveness);
+                result
             })
-            .await?;
-        for sid in &revoked.sessions {
-            self.liveness.forget_session(sid);
-        }
-        for user in &revoked.users {
-            self.liveness.forget_user(user);
-        }
-        result
+            .await
     }
 
     /// Ends the session named by the refresh cookie, or else by the Bearer
