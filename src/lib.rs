@@ -15,6 +15,8 @@ pub mod routes;
 pub mod sessions;
 pub mod startup;
 pub mod state;
+#[cfg(test)]
+mod test_support;
 pub mod tokens;
 pub mod users;
 

@@ -178,13 +178,8 @@ mod tests {
         use actix_web::http::header::HeaderValue;
         use proptest::prelude::*;
 
-        /// Bounded, and without regression files in the source tree.
         fn config() -> ProptestConfig {
-            ProptestConfig {
-                cases: 256,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            }
+            crate::test_support::proptest_config()
         }
 
         fn with_authorization(value: HeaderValue) -> HttpRequest {

@@ -127,7 +127,7 @@ mod tests {
         assert!(!format!("{token:?}").contains(&token.expose()[5..]));
     }
 
-    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    use crate::test_support::BASE64URL as ALPHABET;
 
     fn key() -> RefreshKey {
         RefreshKey::derive(b"a secret of thirty-two bytes at least!")
@@ -139,25 +139,15 @@ mod tests {
         // bits: a decoder that ignored them would accept a second spelling.
         let key = key();
         let token = key.issue(&SessionId::new(), 42);
-        let chars: Vec<char> = token.expose().chars().collect();
-        assert_eq!(chars.len(), PREFIX.len() + 75);
-        let alphabet: Vec<char> = ALPHABET.chars().collect();
-        for (i, &original) in chars.iter().enumerate() {
-            let flips: Vec<char> = match alphabet.iter().position(|&a| a == original) {
-                Some(value) => (0..6).map(|bit| alphabet[value ^ (1 << bit)]).collect(),
-                // The prefix: its letters in the other case, and a digit.
-                None => vec![original.to_ascii_uppercase(), '2'],
-            };
-            for replacement in flips.into_iter().filter(|&r| r != original) {
-                let mut changed = chars.clone();
-                changed[i] = replacement;
-                let changed: String = changed.into_iter().collect();
-                assert_eq!(
-                    key.parse(&changed),
-                    None,
-                    "accepted {original:?} -> {replacement:?} at {i}"
-                );
-            }
+        assert_eq!(token.expose().chars().count(), PREFIX.len() + 75);
+        // The prefix's '.': a letter or digit in its place.
+        let changes = crate::test_support::single_changes(token.expose(), |_| vec!['A', '2']);
+        for (i, original, replacement, changed) in changes {
+            assert_eq!(
+                key.parse(&changed),
+                None,
+                "accepted {original:?} -> {replacement:?} at {i}"
+            );
         }
     }
 
@@ -165,13 +155,8 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        /// Bounded, and without regression files in the source tree.
         fn config() -> ProptestConfig {
-            ProptestConfig {
-                cases: 256,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            }
+            crate::test_support::proptest_config()
         }
 
         /// A replacement character: mostly base64url, sometimes anything.
