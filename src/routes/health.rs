@@ -1,4 +1,4 @@
-//! Liveness, readiness, and the page at `/`.
+//! Liveness (`/healthz`) and readiness (`/readyz`).
 
 use actix_web::{HttpResponse, web};
 
@@ -18,11 +18,4 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .run(|conn| Ok::<_, ApiError>(crate::db::check_schema(conn)?))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
-}
-
-/// `GET /`: the page from `static/`, built into the binary.
-pub async fn index() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("../../static/index.html"))
 }

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod demo;
 pub mod health;
 pub mod me;
 pub mod sessions;
@@ -70,7 +71,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/audit").route(admin_only(web::get().to(admin::audit))))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/").route(web::get().to(health::index)));
+        .service(resource("/").route(web::get().to(demo::index)))
+        .service(resource("/app.js").route(web::get().to(demo::app_js)))
+        .service(resource("/wristband.js").route(web::get().to(demo::client_js)))
+        .service(resource("/style.css").route(web::get().to(demo::style_css)));
 }
 
 /// A route under the per-client-IP rate limit.

@@ -47,3 +47,40 @@ async fn the_page_at_root_is_served(app: TestApp) {
     );
     assert!(response.text().await.unwrap().contains("Wristband"));
 }
+
+backend_test!(the_demo_app_is_served_with_a_strict_content_security_policy);
+async fn the_demo_app_is_served_with_a_strict_content_security_policy(app: TestApp) {
+    let anon = app.anon();
+    for (path, content_type) in [
+        ("/", "text/html"),
+        ("/app.js", "text/javascript"),
+        ("/wristband.js", "text/javascript"),
+        ("/style.css", "text/css"),
+    ] {
+        let response = anon.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+        assert!(header("content-type").starts_with(content_type), "{path}");
+        let policy = header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "connect-src 'self'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
+    }
+    let page = anon.get("/").await.text().await.unwrap();
+    assert!(!page.contains("<script>"), "no inline script");
+    for id in [
+        "email",
+        "password",
+        "register-button",
+        "login-button",
+        "whoami",
+        "message",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "#{id} on the page");
+    }
+}

@@ -1,0 +1,144 @@
+// What every browser test shares: a real Wristband (the release binary, port
+// 0, a fresh SQLite file, a 3 s access token), Debian's Chromium driven by
+// playwright-core, a screenshot per scenario under target/e2e/, and a second
+// origin to attack from.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const binary = process.env.WRISTBAND_BINARY || join(root, 'target', 'release', 'wristband');
+const shots = join(root, 'target', 'e2e');
+
+export const PASSWORD = 'correct horse battery';
+export const ADMIN = 'admin@example.com';
+export const ACCESS_TTL_MS = 3000;
+
+/** Starts the release binary; resolves to `{ url, stop }` once it listens. */
+export async function startServer(extraEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'wristband-e2e-'));
+  const child = spawn(binary, ['serve'], {
+    env: {
+      PATH: process.env.PATH,
+      RUST_LOG: 'warn',
+      WRISTBAND_BIND: '127.0.0.1:0',
+      WRISTBAND_DATABASE_URL: `sqlite://${join(dir, 'wristband.db')}`,
+      WRISTBAND_ACCESS_TTL: `${ACCESS_TTL_MS / 1000}s`,
+      WRISTBAND_BCRYPT_COST: '4',
+      WRISTBAND_RATE_LIMIT_PER_MINUTE: '100000',
+      WRISTBAND_ADMIN_EMAIL: ADMIN,
+      WRISTBAND_ADMIN_PASSWORD: PASSWORD,
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no listening line within 20 s')), 20_000);
+    child.once('exit', (code) => reject(new Error(`wristband exited with ${code}`)));
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      const match = /^wristband listening on (http:\/\/\S+)$/.exec(line);
+      if (match) resolve(match[1]);
+      else reject(new Error(`unexpected first line: ${line}`));
+    });
+  });
+  return {
+    url,
+    stop() {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Debian's Chromium, headless, with nothing reaching out to the network. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
+  });
+}
+
+/** Saves a full-page screenshot as target/e2e/NAME.png. */
+export async function screenshot(page, name) {
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** A page of a new browser context (a browser profile: its own cookie jar). */
+export async function newTab(context, url) {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`page error: ${error}`));
+  await page.goto(url);
+  return page;
+}
+
+/** Fills the signed-out form and clicks `button` (register or log in). */
+export async function signIn(page, email, button = '#login-button') {
+  await page.fill('#email', email);
+  await page.fill('#password', PASSWORD);
+  await page.click(button);
+  await signedIn(page, email);
+}
+
+/** Waits until the signed-in view shows `email`. */
+export async function signedIn(page, email, timeout = 5000) {
+  await page.locator('#whoami').filter({ hasText: email }).waitFor({ timeout });
+  await page.locator('#signed-in').waitFor({ state: 'visible', timeout });
+}
+
+/** Waits until the page shows the signed-out view. */
+export async function signedOut(page, timeout = 5000) {
+  await page.locator('#signed-out').waitFor({ state: 'visible', timeout });
+}
+
+/** A fresh email for this run. */
+export function email(name) {
+  return `${name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/** The calls to `path` a page makes from now on, with their statuses. */
+export function watch(page, path) {
+  const seen = [];
+  page.on('response', (response) => {
+    if (new URL(response.url()).pathname === path) seen.push(response.status());
+  });
+  return seen;
+}
+
+/** A server on another origin (`http://localhost:PORT`) whose page tries to
+ * use Wristband's cookie endpoint with the browser's credentials. */
+export async function foreignOrigin(wristbandUrl) {
+  const page = `<!doctype html><title>elsewhere</title><pre id="out">running</pre>
+<script>
+  fetch(${JSON.stringify(`${wristbandUrl}/auth/refresh`)}, { method: 'POST', credentials: 'include' })
+    .then(async (r) => { document.getElementById('out').textContent = 'read ' + r.status + ' ' + (await r.text()); })
+    .catch((e) => { document.getElementById('out').textContent = 'blocked ' + e.name; });
+</script>`;
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(page);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://localhost:${server.address().port}/`,
+    stop: () => server.close(),
+  };
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
