@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db::audit::AuditRow;
 use crate::db::sessions::SessionRow;
@@ -13,8 +14,9 @@ use crate::db::{Role, SessionId, UserId};
 
 /// A password in a request body: redacted in `Debug`, wiped from memory when
 /// dropped. It serialises as the plain string, for clients building requests.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, format = Password)]
 pub struct Password(SecretString);
 
 impl Password {
@@ -52,7 +54,7 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 }
 
 /// A user, as every endpoint shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct User {
     /// The user's id (a UUID).
     pub id: UserId,
@@ -79,7 +81,7 @@ impl From<UserRow> for User {
 }
 
 /// `{"user": User}`, the answer to registration.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Registered {
     /// The new user.
     pub user: User,
@@ -87,7 +89,7 @@ pub struct Registered {
 
 /// What login, refresh and password change answer (the refresh token travels
 /// in the cookie, never here).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     /// The JWT access token.
     pub access_token: String,
@@ -100,7 +102,7 @@ pub struct TokenResponse {
 }
 
 /// A session, as its user (or an admin) sees it: never a token or hash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Session {
     /// Session id (the `sid` of its access tokens).
     pub id: SessionId,
@@ -135,7 +137,7 @@ impl Session {
 }
 
 /// `{email, password}` for register and login.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Credentials {
     /// Email as typed.
     pub email: String,
@@ -154,7 +156,7 @@ impl Credentials {
 }
 
 /// `{current_password, new_password}` for a password change.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PasswordChange {
     /// The password now.
     pub current_password: Password,
@@ -173,7 +175,7 @@ impl PasswordChange {
 }
 
 /// `{users, total}`: a page of users and how many match in all.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserList {
     /// This page.
     pub users: Vec<User>,
@@ -182,8 +184,9 @@ pub struct UserList {
 }
 
 /// `GET /admin/users` query.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// Part of the email to look for (case-insensitive).
     pub email: Option<String>,
@@ -194,7 +197,7 @@ pub struct UserQuery {
 }
 
 /// `POST /admin/users` body.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     /// Email as typed.
@@ -203,6 +206,7 @@ pub struct NewUserRequest {
     pub password: Password,
     /// `user` (default) or `admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
 }
 
@@ -222,11 +226,12 @@ impl NewUserRequest {
 }
 
 /// `PATCH /admin/users/{id}` body: what to change.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// New role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
     /// New disabled state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -234,8 +239,9 @@ pub struct UserPatch {
 }
 
 /// `GET /admin/audit` query.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only events about this user.
     pub user_id: Option<UserId>,
@@ -244,7 +250,7 @@ pub struct AuditQuery {
 }
 
 /// An audit event.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditEvent {
     /// Increasing id.
     pub id: i64,
@@ -277,4 +283,41 @@ impl From<AuditRow> for AuditEvent {
             user_agent: row.user_agent,
         }
     }
+}
+
+/// Every error: `{"error", "error_description"}`, plus `reason` on
+/// `invalid_grant`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorResponse {
+    /// A machine-readable code: `invalid_credentials`, `invalid_grant`,
+    /// `too_many_requests`, `unavailable`, …
+    pub error: String,
+    /// What went wrong, for people.
+    pub error_description: String,
+    /// Why a refresh token was refused (`invalid_grant` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<GrantFailure>,
+}
+
+/// `{"status": "ok" | "ready"}` from the health endpoints.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Status {
+    /// `ok` (alive) or `ready` (the database answers).
+    pub status: String,
+}
+
+/// Why a refresh token was refused: the documented `reason` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GrantFailure {
+    /// No refresh cookie was sent.
+    Missing,
+    /// Not a token this server issued, or its session is gone.
+    Unknown,
+    /// The session outlived its idle or absolute lifetime.
+    Expired,
+    /// The session was revoked (logout, logout-all, password change, admin).
+    Revoked,
+    /// A spent token was presented again: the session is now revoked.
+    Reused,
 }

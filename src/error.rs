@@ -9,26 +9,12 @@
 //! - Clearing the refresh cookie on `invalid_grant` is the route's job: this type
 //!   does not know the cookie's name.
 
+use crate::api::ErrorResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 
-/// Why a refresh token was refused: the documented `reason` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GrantFailure {
-    /// No refresh cookie was sent.
-    Missing,
-    /// Not a token this server issued, or its session is gone.
-    Unknown,
-    /// The session outlived its idle or absolute lifetime.
-    Expired,
-    /// The session was revoked (logout, logout-all, password change, admin).
-    Revoked,
-    /// A spent token was presented again: the session is now revoked.
-    Reused,
-}
+pub use crate::api::GrantFailure;
 
 /// Every error a handler returns.
 #[derive(Debug, thiserror::Error)]
@@ -96,14 +82,6 @@ pub enum ApiError {
 
 /// Seconds a client should wait after a 503.
 const RETRY_AFTER_UNAVAILABLE: u32 = 2;
-
-#[derive(Serialize)]
-struct ErrorBody {
-    error: &'static str,
-    error_description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<GrantFailure>,
-}
 
 impl ApiError {
     /// The documented error code.
@@ -210,8 +188,8 @@ impl ResponseError for ApiError {
             Self::InvalidGrant(reason) => Some(*reason),
             _ => None,
         };
-        response.json(ErrorBody {
-            error: self.code(),
+        response.json(ErrorResponse {
+            error: self.code().to_owned(),
             error_description: self.description(),
             reason,
         })

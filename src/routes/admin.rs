@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::JsonObject;
+use crate::api::ErrorResponse;
 use crate::api::{
     AuditEvent, AuditQuery, NewUserRequest, Session, User, UserList, UserPatch, UserQuery,
 };
@@ -29,6 +30,21 @@ fn bounded(
 }
 
 /// `GET /admin/users?email=&limit=&offset=`.
+#[utoipa::path(
+    get,
+    path = "/admin/users",
+    tag = "admin",
+    summary = "Users, by email, a page at a time",
+    params(UserQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "a page of users and the total", body = UserList),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn list_users(
     state: web::Data<AppState>,
     _admin: AdminUser,
@@ -60,6 +76,24 @@ pub async fn list_users(
 }
 
 /// `POST /admin/users`: 201 `User`, whatever `WRISTBAND_REGISTRATION` says.
+#[utoipa::path(
+    post,
+    path = "/admin/users",
+    tag = "admin",
+    summary = "Create a user (whatever the registration setting)",
+    request_body = NewUserRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "the new user", body = User),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
+        (status = 415, description = "body not `application/json`", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
+        (status = 409, description = "the email is taken", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn create_user(
     state: web::Data<AppState>,
     admin: AdminUser,
@@ -82,6 +116,22 @@ pub async fn create_user(
 }
 
 /// `GET /admin/users/{id}`.
+#[utoipa::path(
+    get,
+    path = "/admin/users/{id}",
+    tag = "admin",
+    summary = "One user",
+    params(("id" = UserId, Path, description = "the user")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the user", body = User),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
+        (status = 404, description = "no such resource", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn get_user(
     state: web::Data<AppState>,
     _admin: AdminUser,
@@ -94,6 +144,25 @@ pub async fn get_user(
 
 /// `PATCH /admin/users/{id}` `{role?, disabled?}`: a change revokes all the
 /// user's sessions.
+#[utoipa::path(
+    patch,
+    path = "/admin/users/{id}",
+    tag = "admin",
+    summary = "Change a user's role or disabled state (revokes their sessions)",
+    request_body = UserPatch,
+    params(("id" = UserId, Path, description = "the user")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the user as now", body = User),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
+        (status = 415, description = "body not `application/json`", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
+        (status = 404, description = "no such resource", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn update_user(
     state: web::Data<AppState>,
     admin: AdminUser,
@@ -116,6 +185,22 @@ pub async fn update_user(
 }
 
 /// `GET /admin/users/{id}/sessions`: the user's live sessions.
+#[utoipa::path(
+    get,
+    path = "/admin/users/{id}/sessions",
+    tag = "admin",
+    summary = "A user's live sessions",
+    params(("id" = UserId, Path, description = "the user")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the live sessions", body = [Session]),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
+        (status = 404, description = "no such resource", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn list_user_sessions(
     state: web::Data<AppState>,
     admin: AdminUser,
@@ -128,6 +213,22 @@ pub async fn list_user_sessions(
 }
 
 /// `DELETE /admin/users/{id}/sessions`: every session and token of the user dies.
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{id}/sessions",
+    tag = "admin",
+    summary = "Revoke every session of a user (bumps the token version)",
+    params(("id" = UserId, Path, description = "the user")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "every session and access token of the user is dead"),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
+        (status = 404, description = "no such resource", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn revoke_user_sessions(
     state: web::Data<AppState>,
     admin: AdminUser,
@@ -142,6 +243,22 @@ pub async fn revoke_user_sessions(
 }
 
 /// `DELETE /admin/sessions/{id}`: one session dies.
+#[utoipa::path(
+    delete,
+    path = "/admin/sessions/{id}",
+    tag = "admin",
+    summary = "Revoke one session",
+    params(("id" = SessionId, Path, description = "the session")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
+        (status = 404, description = "no such resource", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn revoke_session(
     state: web::Data<AppState>,
     admin: AdminUser,
@@ -157,6 +274,21 @@ pub async fn revoke_session(
 }
 
 /// `GET /admin/audit?user_id=&limit=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/audit",
+    tag = "admin",
+    summary = "Audit events, newest first",
+    params(AuditQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the events", body = [AuditEvent]),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn audit(
     state: web::Data<AppState>,
     _admin: AdminUser,

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use super::JsonObject;
 use super::token_response;
 use crate::api::{Credentials, PasswordChange, Registered};
+use crate::api::{ErrorResponse, TokenResponse};
 use crate::auth::ClientInfo;
 use crate::config::Registration;
 use crate::db::Role;
@@ -16,6 +17,23 @@ use crate::state::AppState;
 use crate::users;
 
 /// `POST /auth/register`: 201 `{"user": User}`.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    summary = "Create an account",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "the new user", body = Registered),
+        (status = 400, description = "malformed request, `invalid_email` or `weak_password`", body = ErrorResponse),
+        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
+        (status = 415, description = "body not `application/json`", body = ErrorResponse),
+        (status = 403, description = "`registration_closed`", body = ErrorResponse),
+        (status = 409, description = "the email is taken", body = ErrorResponse),
+        (status = 429, description = "too many attempts (`too_many_requests`, with `Retry-After`)", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn register(
     state: web::Data<AppState>,
     body: JsonObject<Credentials>,
@@ -31,6 +49,22 @@ pub async fn register(
 }
 
 /// `POST /auth/login`: 200 `TokenResponse` and a refresh cookie for a new session.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    summary = "Log in: an access token and a refresh cookie",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "tokens; the refresh token is in the cookie", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie: `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N`"))),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
+        (status = 415, description = "body not `application/json`", body = ErrorResponse),
+        (status = 401, description = "`invalid_credentials`: unknown email, wrong password or disabled user alike", body = ErrorResponse),
+        (status = 429, description = "over the rate limit, or the account is locked", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn login(
     state: web::Data<AppState>,
     body: JsonObject<Credentials>,
@@ -42,6 +76,20 @@ pub async fn login(
 
 /// `POST /auth/refresh`: rotates the cookie's token. Every `invalid_grant`
 /// also clears the cookie, so a browser stops sending a dead token.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
+    summary = "Rotate the refresh cookie for a new access token",
+    security((), ("refresh_cookie" = [])),
+    responses(
+        (status = 200, description = "new tokens and a new cookie", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie: `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N`"))),
+        (status = 401, description = "`invalid_grant` with `reason` (missing, unknown, expired, revoked, reused); the cookie is cleared", body = ErrorResponse),
+        (status = 403, description = "`invalid_origin`: a foreign Origin or `Sec-Fetch-Site: cross-site`", body = ErrorResponse),
+        (status = 429, description = "too many attempts (`too_many_requests`, with `Retry-After`)", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -66,6 +114,18 @@ pub async fn refresh(
 
 /// `POST /auth/logout`: ends the session named by the cookie, or else by the
 /// Bearer token; 204 and a cleared cookie even when there was nothing to end.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    summary = "End the session of the cookie (or else of the Bearer token)",
+    security((), ("refresh_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "ended (or nothing to end); the cookie is cleared", headers(("set-cookie" = String, description = "the refresh cookie, cleared"))),
+        (status = 403, description = "`invalid_origin`", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -81,6 +141,19 @@ pub async fn logout(
 }
 
 /// `POST /auth/logout-all`: every session and access token of the caller dies.
+#[utoipa::path(
+    post,
+    path = "/auth/logout-all",
+    tag = "auth",
+    summary = "End every session of the user",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "every session and access token of the user is dead", headers(("set-cookie" = String, description = "the refresh cookie, cleared"))),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn logout_all(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -94,6 +167,23 @@ pub async fn logout_all(
 
 /// `POST /auth/password`: new password; the caller's session lives on with new
 /// tokens, every other session dies.
+#[utoipa::path(
+    post,
+    path = "/auth/password",
+    tag = "auth",
+    summary = "Change the password; every other session ends",
+    request_body = PasswordChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "new tokens for this session", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie: `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N`"))),
+        (status = 400, description = "malformed request or `weak_password`", body = ErrorResponse),
+        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
+        (status = 415, description = "body not `application/json`", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 403, description = "`invalid_credentials`: the current password is wrong; nothing changed", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn change_password(
     state: web::Data<AppState>,
     caller: AuthUser,

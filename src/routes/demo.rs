@@ -24,6 +24,15 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
 }
 
 /// `GET /`: the demo app's page.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "demo",
+    summary = "The demo single-page app",
+    responses(
+        (status = 200, description = "the page", content_type = "text/html", body = String),
+    )
+)]
 pub async fn index() -> HttpResponse {
     asset(
         "text/html; charset=utf-8",
@@ -32,6 +41,15 @@ pub async fn index() -> HttpResponse {
 }
 
 /// `GET /app.js`: the demo app.
+#[utoipa::path(
+    get,
+    path = "/app.js",
+    tag = "demo",
+    summary = "The demo app's script",
+    responses(
+        (status = 200, description = "the script", content_type = "text/javascript", body = String),
+    )
+)]
 pub async fn app_js() -> HttpResponse {
     asset(
         "text/javascript; charset=utf-8",
@@ -40,6 +58,15 @@ pub async fn app_js() -> HttpResponse {
 }
 
 /// `GET /wristband.js`: the browser client module.
+#[utoipa::path(
+    get,
+    path = "/wristband.js",
+    tag = "demo",
+    summary = "The browser client module",
+    responses(
+        (status = 200, description = "the ES module", content_type = "text/javascript", body = String),
+    )
+)]
 pub async fn client_js() -> HttpResponse {
     asset(
         "text/javascript; charset=utf-8",
@@ -48,6 +75,15 @@ pub async fn client_js() -> HttpResponse {
 }
 
 /// `GET /style.css`: the demo app's styles.
+#[utoipa::path(
+    get,
+    path = "/style.css",
+    tag = "demo",
+    summary = "The demo app's styles",
+    responses(
+        (status = 200, description = "the styles", content_type = "text/css", body = String),
+    )
+)]
 pub async fn style_css() -> HttpResponse {
     asset(
         "text/css; charset=utf-8",

@@ -2,16 +2,36 @@
 
 use actix_web::{HttpResponse, web};
 
+use crate::api::{ErrorResponse, Status};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `GET /healthz`: the process is alive. Touches nothing shared.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "The process is alive",
+    responses(
+        (status = 200, description = "alive", body = Status),
+    )
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: 200 if the database answers with the whole schema, else
 /// 503 `unavailable`.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "The database answers, with its schema",
+    responses(
+        (status = 200, description = "ready", body = Status),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .db()

@@ -7,10 +7,12 @@ pub mod auth;
 pub mod demo;
 pub mod health;
 pub mod me;
+pub mod openapi;
 pub mod sessions;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::{HttpRequest, HttpResponse, mime, web};
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, Route, mime, web};
 
 use actix_web::middleware::from_fn;
 
@@ -24,7 +26,83 @@ use crate::state::AppState;
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
-/// Registers every route.
+/// One route of the table: a method on a path, and how its handler is
+/// wrapped (the guards a route needs before anything else).
+pub struct Entry {
+    /// The method.
+    pub method: Method,
+    /// The path pattern, as in the OpenAPI document.
+    pub path: &'static str,
+    build: fn(Route) -> Route,
+}
+
+fn on(method: Method, path: &'static str, build: fn(Route) -> Route) -> Entry {
+    Entry {
+        method,
+        path,
+        build,
+    }
+}
+
+/// Every route Wristband serves: [`configure`] registers exactly these, and a
+/// test checks that the OpenAPI document lists the same paths and methods.
+pub fn table() -> Vec<Entry> {
+    use Method as M;
+    vec![
+        on(M::POST, "/auth/register", |r| limited(r.to(auth::register))),
+        on(M::POST, "/auth/login", |r| limited(r.to(auth::login))),
+        on(M::POST, "/auth/refresh", |r| {
+            cookie_endpoint(limited(r.to(auth::refresh)))
+        }),
+        on(M::POST, "/auth/logout", |r| {
+            cookie_endpoint(r.to(auth::logout))
+        }),
+        on(M::POST, "/auth/logout-all", |r| {
+            signed_in(r.to(auth::logout_all))
+        }),
+        on(M::POST, "/auth/password", |r| {
+            signed_in(r.to(auth::change_password))
+        }),
+        on(M::GET, "/auth/me", |r| signed_in(r.to(me::me))),
+        on(M::GET, "/auth/sessions", |r| {
+            signed_in(r.to(sessions::list))
+        }),
+        on(M::DELETE, "/auth/sessions/{id}", |r| {
+            signed_in(r.to(sessions::revoke))
+        }),
+        on(M::GET, "/admin/users", |r| {
+            admin_only(r.to(admin::list_users))
+        }),
+        on(M::POST, "/admin/users", |r| {
+            admin_only(r.to(admin::create_user))
+        }),
+        on(M::GET, "/admin/users/{id}", |r| {
+            admin_only(r.to(admin::get_user))
+        }),
+        on(M::PATCH, "/admin/users/{id}", |r| {
+            admin_only(r.to(admin::update_user))
+        }),
+        on(M::GET, "/admin/users/{id}/sessions", |r| {
+            admin_only(r.to(admin::list_user_sessions))
+        }),
+        on(M::DELETE, "/admin/users/{id}/sessions", |r| {
+            admin_only(r.to(admin::revoke_user_sessions))
+        }),
+        on(M::DELETE, "/admin/sessions/{id}", |r| {
+            admin_only(r.to(admin::revoke_session))
+        }),
+        on(M::GET, "/admin/audit", |r| admin_only(r.to(admin::audit))),
+        on(M::GET, "/healthz", |r| r.to(health::healthz)),
+        on(M::GET, "/readyz", |r| r.to(health::readyz)),
+        on(M::GET, "/openapi.json", |r| r.to(openapi::openapi)),
+        on(M::GET, "/", |r| r.to(demo::index)),
+        on(M::GET, "/app.js", |r| r.to(demo::app_js)),
+        on(M::GET, "/wristband.js", |r| r.to(demo::client_js)),
+        on(M::GET, "/style.css", |r| r.to(demo::style_css)),
+    ]
+}
+
+/// Registers every route of [`table`], with the JSON, path and query rules.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(
@@ -34,67 +112,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::QueryConfig::default().error_handler(|_: QueryPayloadError, _| {
                 ApiError::InvalidRequest("bad query parameters").into()
             }),
-        )
-        .service(resource("/auth/register").route(limited(web::post().to(auth::register))))
-        .service(resource("/auth/login").route(limited(web::post().to(auth::login))))
-        .service(
-            resource("/auth/refresh")
-                .route(cookie_endpoint(limited(web::post().to(auth::refresh)))),
-        )
-        .service(resource("/auth/logout").route(cookie_endpoint(web::post().to(auth::logout))))
-        .service(resource("/auth/logout-all").route(signed_in(web::post().to(auth::logout_all))))
-        .service(resource("/auth/password").route(signed_in(web::post().to(auth::change_password))))
-        .service(resource("/auth/me").route(signed_in(web::get().to(me::me))))
-        .service(resource("/auth/sessions").route(signed_in(web::get().to(sessions::list))))
-        .service(
-            resource("/auth/sessions/{id}").route(signed_in(web::delete().to(sessions::revoke))),
-        )
-        .service(
-            resource("/admin/users")
-                .route(admin_only(web::get().to(admin::list_users)))
-                .route(admin_only(web::post().to(admin::create_user))),
-        )
-        .service(
-            resource("/admin/users/{id}")
-                .route(admin_only(web::get().to(admin::get_user)))
-                .route(admin_only(web::patch().to(admin::update_user))),
-        )
-        .service(
-            resource("/admin/users/{id}/sessions")
-                .route(admin_only(web::get().to(admin::list_user_sessions)))
-                .route(admin_only(web::delete().to(admin::revoke_user_sessions))),
-        )
-        .service(
-            resource("/admin/sessions/{id}")
-                .route(admin_only(web::delete().to(admin::revoke_session))),
-        )
-        .service(resource("/admin/audit").route(admin_only(web::get().to(admin::audit))))
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/").route(web::get().to(demo::index)))
-        .service(resource("/app.js").route(web::get().to(demo::app_js)))
-        .service(resource("/wristband.js").route(web::get().to(demo::client_js)))
-        .service(resource("/style.css").route(web::get().to(demo::style_css)));
+        );
+    let table = table();
+    let mut paths: Vec<&'static str> = Vec::new();
+    for entry in &table {
+        if !paths.contains(&entry.path) {
+            paths.push(entry.path);
+        }
+    }
+    for path in paths {
+        let routes = table.iter().filter(|entry| entry.path == path);
+        let resource = routes.fold(resource(path), |resource, entry| {
+            resource.route((entry.build)(web::route().method(entry.method.clone())))
+        });
+        cfg.service(resource);
+    }
 }
 
 /// A route under the per-client-IP rate limit.
-fn limited(route: actix_web::Route) -> actix_web::Route {
+fn limited(route: Route) -> Route {
     route.wrap(from_fn(rate_limited))
 }
 
 /// A route that reads the refresh cookie: refused from foreign origins (CSRF)
 /// before anything else, the rate limit included.
-fn cookie_endpoint(route: actix_web::Route) -> actix_web::Route {
+fn cookie_endpoint(route: Route) -> Route {
     route.wrap(from_fn(same_origin))
 }
 
 /// A route that authenticates the Bearer token before anything else.
-fn signed_in(route: actix_web::Route) -> actix_web::Route {
+fn signed_in(route: Route) -> Route {
     route.wrap(from_fn(require_user))
 }
 
 /// A route only admins reach: 401, then 403, before anything else.
-fn admin_only(route: actix_web::Route) -> actix_web::Route {
+fn admin_only(route: Route) -> Route {
     route.wrap(from_fn(require_admin))
 }
 

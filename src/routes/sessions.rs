@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
+use crate::api::ErrorResponse;
 use crate::api::Session;
 use crate::auth::ClientInfo;
 use crate::db::SessionId;
@@ -10,6 +11,19 @@ use crate::http::AuthUser;
 use crate::state::AppState;
 
 /// `GET /auth/sessions`: the caller's live sessions.
+#[utoipa::path(
+    get,
+    path = "/auth/sessions",
+    tag = "sessions",
+    summary = "The caller's live sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "live sessions; `current` marks the caller's", body = [Session]),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -21,6 +35,21 @@ pub async fn list(
 }
 
 /// `DELETE /auth/sessions/{id}`: 204, or 404 when it is not the caller's.
+#[utoipa::path(
+    delete,
+    path = "/auth/sessions/{id}",
+    tag = "sessions",
+    summary = "Revoke one of the caller's sessions",
+    params(("id" = SessionId, Path, description = "the session")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
+        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
+        (status = 404, description = "not one of the caller's sessions", body = ErrorResponse),
+        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+    )
+)]
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: AuthUser,

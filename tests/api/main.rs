@@ -19,6 +19,7 @@ mod instances;
 mod login;
 mod login_races;
 mod logout;
+mod openapi;
 mod outage;
 mod password;
 mod refresh;

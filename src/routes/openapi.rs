@@ -1,0 +1,100 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 document of every route, generated
+//! from the handlers' annotations and the `api` types. A test keeps it and
+//! the route table (`routes::table`) listing the same paths and methods.
+
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, auth, demo, health, me, sessions};
+use crate::api::ErrorResponse;
+use crate::state::AppState;
+
+/// The document, without the refresh cookie's name (which depends on
+/// `WRISTBAND_COOKIE_SECURE`; [`openapi`] fills it in).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Wristband",
+        description = "Self-hosted authentication: short-lived JWT access tokens (Bearer), \
+            rotating refresh tokens in an HttpOnly cookie, immediate revocation. Errors are \
+            `{\"error\", \"error_description\"}` (plus `reason` on `invalid_grant`); the only 5xx \
+            is 503 `unavailable`.",
+        license(name = "MIT")
+    ),
+    paths(
+        auth::register,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::logout_all,
+        auth::change_password,
+        me::me,
+        sessions::list,
+        sessions::revoke,
+        admin::list_users,
+        admin::create_user,
+        admin::get_user,
+        admin::update_user,
+        admin::list_user_sessions,
+        admin::revoke_user_sessions,
+        admin::revoke_session,
+        admin::audit,
+        health::healthz,
+        health::readyz,
+        openapi,
+        demo::index,
+        demo::app_js,
+        demo::client_js,
+        demo::style_css,
+    ),
+    components(schemas(ErrorResponse)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Register, log in, refresh, log out, change the password"),
+        (name = "sessions", description = "The caller's own sessions"),
+        (name = "admin", description = "Users, sessions and the audit log (admins only)"),
+        (name = "operations", description = "Health, readiness, the API document"),
+        (name = "demo", description = "The demo app and the browser client module"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.bearer_format = Some("JWT".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        components.add_security_scheme(
+            "refresh_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("__Host-wristband_refresh"))),
+        );
+    }
+}
+
+/// The document with this server's refresh-cookie name.
+pub fn document(cookie_name: &str) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if let Some(components) = doc.components.as_mut() {
+        components.add_security_scheme(
+            "refresh_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(cookie_name))),
+        );
+    }
+    doc
+}
+
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "This document",
+    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json", body = Object))
+)]
+/// `GET /openapi.json`.
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(state.cookie.name()))
+}
