@@ -99,6 +99,32 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub admin_password: Option<String>,
+    /// When set, `/metrics` needs it as a Bearer token
+    #[arg(
+        long,
+        env = "WRISTBAND_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// `text` or `json` (one JSON object per line)
+    #[arg(long, env = "WRISTBAND_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// PEM certificate chain: serve HTTPS (with WRISTBAND_TLS_KEY)
+    #[arg(long, env = "WRISTBAND_TLS_CERT", global = true)]
+    pub tls_cert: Option<String>,
+    /// PEM private key of WRISTBAND_TLS_CERT
+    #[arg(long, env = "WRISTBAND_TLS_KEY", global = true)]
+    pub tls_key: Option<String>,
+    /// How often ended sessions and stale login counts are purged
+    #[arg(long, env = "WRISTBAND_PURGE_INTERVAL", global = true)]
+    pub purge_interval: Option<String>,
+    /// How long revoked and ended sessions are kept before the purge
+    #[arg(long, env = "WRISTBAND_PURGE_RETENTION", global = true)]
+    pub purge_retention: Option<String>,
+    /// How long a stopping server lets in-flight requests finish
+    #[arg(long, env = "WRISTBAND_SHUTDOWN_TIMEOUT", global = true)]
+    pub shutdown_timeout: Option<String>,
 }
 
 /// Whether anyone may register.
@@ -108,6 +134,15 @@ pub enum Registration {
     Open,
     /// Only admins create users.
     Closed,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `TIME LEVEL target: message key=value …`.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 /// The validated configuration.
@@ -155,6 +190,18 @@ pub struct Config {
     pub database_timeout: Duration,
     /// The admin that must exist after start-up.
     pub admin: Option<(String, SecretString)>,
+    /// The Bearer token `/metrics` needs; `None`: `/metrics` is public.
+    pub metrics_token: Option<SecretString>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+    /// PEM files of the certificate chain and key: serve HTTPS.
+    pub tls: Option<(String, String)>,
+    /// How often the purge runs.
+    pub purge_interval: Duration,
+    /// How long revoked and ended sessions are kept.
+    pub purge_retention: Duration,
+    /// How long a stopping server lets in-flight requests finish.
+    pub shutdown_timeout: Duration,
     /// HTTP worker threads (`None`: one per core). Not a user setting: tests
     /// and embedders lower it.
     pub workers: Option<usize>,
@@ -406,6 +453,60 @@ impl Config {
                     .map(Some)
                     .map_err(|_| format!("{v:?} is not an email address"))
             })?;
+        let metrics_token =
+            Reader::new("WRISTBAND_METRICS_TOKEN", &s.metrics_token).parse(None, |v| {
+                if v.len() < 16 {
+                    Err(format!("must be at least 16 bytes, got {}", v.len()))
+                } else {
+                    Ok(Some(SecretString::from(v)))
+                }
+            })?;
+        let log_format = Reader::new("WRISTBAND_LOG_FORMAT", &s.log_format).parse(
+            LogFormat::Text,
+            |v| match v.trim().to_ascii_lowercase().as_str() {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                other => Err(format!("{other:?} is not text or json")),
+            },
+        )?;
+        let file = |variable: &'static str, value: &Option<String>| {
+            Reader::new(variable, value).parse(None, |v| {
+                let path = v.trim();
+                if std::path::Path::new(path).is_file() {
+                    Ok(Some(path.to_owned()))
+                } else {
+                    Err(format!("{path:?} is not a readable file"))
+                }
+            })
+        };
+        let tls = match (
+            file("WRISTBAND_TLS_CERT", &s.tls_cert)?,
+            file("WRISTBAND_TLS_KEY", &s.tls_key)?,
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(invalid(
+                    "WRISTBAND_TLS_KEY",
+                    "is needed with WRISTBAND_TLS_CERT",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "WRISTBAND_TLS_CERT",
+                    "is needed with WRISTBAND_TLS_KEY",
+                ));
+            }
+        };
+        let purge_interval = positive(
+            "WRISTBAND_PURGE_INTERVAL",
+            Reader::new("WRISTBAND_PURGE_INTERVAL", &s.purge_interval).duration("15m")?,
+        )?;
+        let purge_retention =
+            Reader::new("WRISTBAND_PURGE_RETENTION", &s.purge_retention).duration("1d")?;
+        let shutdown_timeout =
+            Reader::new("WRISTBAND_SHUTDOWN_TIMEOUT", &s.shutdown_timeout).duration("10s")?;
+
         let admin_password = s.admin_password.clone().filter(|p| !p.is_empty());
         if let Some(password) = &admin_password {
             crate::auth::password::check_policy(password)
@@ -444,6 +545,12 @@ impl Config {
             trust_proxy,
             database_timeout,
             admin,
+            metrics_token,
+            log_format,
+            tls,
+            purge_interval,
+            purge_retention,
+            shutdown_timeout,
             workers: None,
         })
     }

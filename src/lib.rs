@@ -11,6 +11,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod logging;
+pub mod metrics;
 pub mod routes;
 pub mod sessions;
 pub mod startup;

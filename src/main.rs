@@ -43,7 +43,6 @@ fn main() -> ExitCode {
         eprintln!("wristband: cannot read .env: {e}");
         return ExitCode::from(2);
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     let config = match Config::from_settings(&cli.settings) {
         Ok(config) => config,
@@ -52,6 +51,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    wristband::logging::init(config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Migrate => {

@@ -6,9 +6,10 @@
 use std::error::Error;
 use std::fmt;
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,7 +20,8 @@ use crate::auth::password;
 use crate::config::Config;
 use crate::db::{Database, settings};
 use crate::http::rate_limit::RateLimit;
-use crate::http::{origin, timeout};
+use crate::http::{observe, origin, timeout, tls};
+use crate::metrics::Metrics;
 use crate::routes;
 use crate::sessions::{Sessions, purge};
 use crate::state::AppState;
@@ -80,6 +82,7 @@ impl Error for StartupError {
 pub struct Application {
     port: u16,
     host: String,
+    scheme: &'static str,
     server: Server,
 }
 
@@ -165,8 +168,11 @@ impl Application {
         if !config.cookie_secure {
             log::warn!("WRISTBAND_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP");
         }
+        let metrics = Arc::new(Metrics::new());
+        let observed = metrics.clone();
+        let db = db.observed(Arc::new(move |took| observed.pool_waited(took)));
         let state = web::Data::new(AppState {
-            sessions: Sessions::new(&config, db, &secret, dummy_hash),
+            sessions: Sessions::new(&config, db, &secret, dummy_hash, metrics.clone()),
             cookie: RefreshCookie::new(config.cookie_secure),
             config,
         });
@@ -178,15 +184,24 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::because("cannot read the bound address", e))?;
         let workers = state.config.workers;
-        purge::spawn(state.db().clone(), state.sessions.policy().idle_ttl);
+        let retention = chrono::TimeDelta::from_std(state.config.purge_retention)
+            .unwrap_or(chrono::TimeDelta::MAX);
+        purge::spawn(
+            state.db().clone(),
+            state.sessions.policy().idle_ttl,
+            state.config.purge_interval,
+            retention,
+        );
         let rate_limit = web::Data::new(RateLimit::per_minute(state.config.rate_limit_per_minute));
         spawn_rate_limit_cleanup(rate_limit.clone());
 
         let app_state = state.clone();
+        let metrics = web::Data::from(metrics);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(rate_limit.clone())
+                .app_data(metrics.clone())
                 .wrap(from_fn(timeout::deadline))
                 .wrap(origin::cors(&app_state.config))
                 .wrap(
@@ -194,29 +209,37 @@ impl Application {
                         .add(("Cache-Control", "no-store"))
                         .add(("X-Content-Type-Options", "nosniff")),
                 )
-                // The path only (%U): no query string, so nothing a client puts
-                // there can land in the log.
-                .wrap(
-                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
-                        .custom_request_replace("method", |req| req.method().to_string()),
-                )
+                // Outermost: the log line and metrics see every answer,
+                // CORS preflights and timeouts included.
+                .wrap(from_fn(observe::observe))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         });
         let server = server
             .client_request_timeout(timeout::HEAD_TIMEOUT)
-            .max_connections(timeout::MAX_CONNECTIONS_PER_WORKER);
+            .max_connections(timeout::MAX_CONNECTIONS_PER_WORKER)
+            // SIGTERM / SIGINT: stop accepting, let in-flight requests finish
+            // for this long, then stop (and the pool closes as it drops).
+            .shutdown_timeout(state.config.shutdown_timeout.as_secs());
         let server = match workers {
             Some(n) => server.workers(n),
             None => server,
         };
-        let server = server
-            .listen(listener)
-            .map_err(|e| StartupError::because("cannot listen", e))?
-            .run();
+        let tls = match &state.config.tls {
+            Some((cert, key)) => Some(tls::server_config(cert, key).map_err(StartupError::new)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => server.listen(listener),
+        }
+        .map_err(|e| StartupError::because("cannot listen", e))?
+        .run();
         Ok(Self {
             port: local.port(),
             host: local.ip().to_string(),
+            scheme,
             server,
         })
     }
@@ -226,9 +249,9 @@ impl Application {
         self.port
     }
 
-    /// `http://HOST:PORT`.
+    /// `http://HOST:PORT` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}:{}", self.host, self.port)
+        format!("{}://{}:{}", self.scheme, self.host, self.port)
     }
 
     /// Serves until the server is stopped (SIGINT/SIGTERM).

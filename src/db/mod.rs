@@ -223,10 +223,14 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
+/// What is told how long each checkout waited (the metrics' pool histogram).
+pub type CheckoutObserver = std::sync::Arc<dyn Fn(Duration) + Send + Sync>;
+
 /// The connection pool. Cheap to clone.
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<ConnectionManager>,
+    observer: Option<CheckoutObserver>,
     /// Keeps an in-memory SQLite database alive while the process runs, however
     /// the pool recycles its connections.
     _keeper: Option<std::sync::Arc<std::sync::Mutex<DbConnection>>>,
@@ -282,6 +286,7 @@ impl Database {
             .build_unchecked(manager);
         Ok(Self {
             pool,
+            observer: None,
             _keeper: keeper,
         })
     }
@@ -295,7 +300,24 @@ impl Database {
     /// A connection for blocking code that is already off the async workers
     /// (start-up, the CLI, the purge task).
     pub fn get(&self) -> Result<PooledConnection<ConnectionManager>, DbError> {
-        Ok(self.pool.get()?)
+        let asked = std::time::Instant::now();
+        let conn = self.pool.get();
+        if let Some(observe) = &self.observer {
+            observe(asked.elapsed());
+        }
+        Ok(conn?)
+    }
+
+    /// This pool, telling `observer` how long each checkout waited.
+    pub fn observed(mut self, observer: CheckoutObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// `(connections, idle)`: what the pool holds now.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool (see

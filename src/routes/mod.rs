@@ -7,6 +7,7 @@ pub mod auth;
 pub mod demo;
 pub mod health;
 pub mod me;
+pub mod metrics;
 pub mod openapi;
 pub mod sessions;
 
@@ -95,6 +96,7 @@ pub fn table() -> Vec<Entry> {
         on(M::GET, "/healthz", |r| r.to(health::healthz)),
         on(M::GET, "/readyz", |r| r.to(health::readyz)),
         on(M::GET, "/openapi.json", |r| r.to(openapi::openapi)),
+        on(M::GET, "/metrics", |r| r.to(metrics::metrics)),
         on(M::GET, "/", |r| r.to(demo::index)),
         on(M::GET, "/app.js", |r| r.to(demo::app_js)),
         on(M::GET, "/wristband.js", |r| r.to(demo::client_js)),

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, demo, health, me, sessions};
+use super::{admin, auth, demo, health, me, metrics, sessions};
 use crate::api::ErrorResponse;
 use crate::state::AppState;
 
@@ -43,6 +43,7 @@ use crate::state::AppState;
         health::healthz,
         health::readyz,
         openapi,
+        metrics::metrics,
         demo::index,
         demo::app_js,
         demo::client_js,

@@ -17,6 +17,7 @@ use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
 use crate::db::{self, DbConnection, SessionId};
 use crate::error::ApiError;
+use crate::metrics;
 
 /// The account as it was when its password was checked.
 struct Candidate {
@@ -34,6 +35,7 @@ impl Sessions {
         let email = email::normalize(&credentials.email).ok();
         let (attempt, candidate) = self.begin_attempt(email.clone(), &client).await?;
         if let Attempt::Locked { until, .. } = attempt {
+            self.metrics.login(metrics::Login::Locked);
             let seconds = (until - db::now()).num_milliseconds().max(0) as u64;
             return Err(ApiError::TooManyRequests(seconds.div_ceil(1000)));
         }
@@ -44,7 +46,7 @@ impl Sessions {
             .hasher
             .verify(credentials.password.into_secret(), hash)
             .await?;
-        match (candidate, email) {
+        let outcome = match (candidate, email) {
             (Some(candidate), Some(email)) if matches && !candidate.user.disabled => {
                 self.open_session(candidate, email, client).await
             }
@@ -53,7 +55,12 @@ impl Sessions {
                     .await?;
                 Err(ApiError::InvalidCredentials)
             }
-        }
+        };
+        self.metrics.login(match outcome {
+            Ok(_) => metrics::Login::Succeeded,
+            Err(_) => metrics::Login::Failed,
+        });
+        outcome
     }
 
     /// Counts the attempt (unless the account is locked) and reads the

@@ -49,6 +49,7 @@ use crate::db::sessions::{Refusal, SessionRow, SessionWithUser};
 use crate::db::users::UserRow;
 use crate::db::{self, Database, Role, SessionId, UserId};
 use crate::error::{ApiError, GrantFailure};
+use crate::metrics::Metrics;
 use crate::tokens::{AccessTokens, RefreshKey, RefreshToken};
 
 /// How long a liveness answer is trusted: the bound on how late another
@@ -149,6 +150,7 @@ pub struct Sessions {
     access: AccessTokens,
     refresh_key: RefreshKey,
     liveness: std::sync::Arc<LivenessCache>,
+    metrics: std::sync::Arc<Metrics>,
     lockout: Lockout,
     hasher: Hasher,
     /// A bcrypt hash of a random password at the configured cost: unknown
@@ -158,7 +160,13 @@ pub struct Sessions {
 
 impl Sessions {
     /// The session rules over `db`, with the keys made from `secret`.
-    pub fn new(config: &Config, db: Database, secret: &[u8], dummy_hash: SecretString) -> Self {
+    pub fn new(
+        config: &Config,
+        db: Database,
+        secret: &[u8],
+        dummy_hash: SecretString,
+        metrics: std::sync::Arc<Metrics>,
+    ) -> Self {
         Self {
             db,
             policy: SessionPolicy::from_config(config),
@@ -171,6 +179,7 @@ impl Sessions {
             ),
             refresh_key: RefreshKey::derive(secret),
             liveness: std::sync::Arc::new(LivenessCache::new(LIVENESS_TTL)),
+            metrics,
             lockout: Lockout {
                 max_failures: i64::from(config.login_max_failures),
                 duration: delta(config.login_lockout),

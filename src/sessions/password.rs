@@ -50,7 +50,8 @@ impl Sessions {
                         .event(AuditKind::PasswordChanged)
                         .user(id)
                         .session(sid);
-                    let version = revocations.all_for_user(conn, id, Some(sid))?;
+                    let cause = AuditKind::PasswordChanged.as_str();
+                    let version = revocations.all_for_user(conn, id, Some(sid), cause)?;
                     event.insert(conn)?;
                     if version != who.version + 1 {
                         // Another change (another password change, a logout-all)

@@ -1,7 +1,12 @@
 //! The periodic purge of sessions that were revoked or ended long enough ago
-//! (kept a day after their end, so a late reuse of a spent token is still
-//! recognised rather than unknown), and of login-failure counts of emails
-//! nobody tried for a day (so guessing random emails cannot grow the table).
+//! (`WRISTBAND_PURGE_RETENTION`, a day by default, so a late reuse of a spent
+//! token is still recognised rather than unknown), and of login-failure
+//! counts of emails nobody tried for as long (so guessing random emails
+//! cannot grow the table). It runs every `WRISTBAND_PURGE_INTERVAL`.
+//!
+//! Every instance runs it, and that is safe: each run is one `DELETE … WHERE`
+//! per table of rows no instance will use again, so two instances purging at
+//! once delete each row once between them.
 
 use std::time::Duration;
 
@@ -12,17 +17,16 @@ use crate::db::sessions::SessionRow;
 use crate::db::{self, Database};
 use crate::error::ApiError;
 
-/// How often revoked and ended sessions are purged.
-pub const PURGE_EVERY: Duration = Duration::from_secs(15 * 60);
-/// How long revoked and ended sessions are kept.
-pub const PURGE_AFTER: TimeDelta = TimeDelta::hours(24);
-
-/// Deletes the sessions that were revoked or ended more than [`PURGE_AFTER`]
+/// Deletes the sessions that were revoked or ended more than `retention`
 /// ago, and the login-failure counts of emails nobody tried for as long;
 /// returns how many rows went.
-pub async fn purge_once(db: &Database, idle_ttl: TimeDelta) -> Result<usize, ApiError> {
+pub async fn purge_once(
+    db: &Database,
+    idle_ttl: TimeDelta,
+    retention: TimeDelta,
+) -> Result<usize, ApiError> {
     db.run(move |conn| {
-        let cutoff = db::now() - PURGE_AFTER;
+        let cutoff = db::now() - retention;
         let sessions = SessionRow::purge(conn, cutoff, idle_ttl)?;
         let counts = login_failures::purge(conn, cutoff)?;
         Ok::<_, ApiError>(sessions + counts)
@@ -30,13 +34,13 @@ pub async fn purge_once(db: &Database, idle_ttl: TimeDelta) -> Result<usize, Api
     .await
 }
 
-/// Runs [`purge_once`] every [`PURGE_EVERY`] on the current actix runtime.
-pub fn spawn(db: Database, idle_ttl: TimeDelta) {
+/// Runs [`purge_once`] every `every` on the current actix runtime.
+pub fn spawn(db: Database, idle_ttl: TimeDelta, every: Duration, retention: TimeDelta) {
     actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(PURGE_EVERY);
+        let mut interval = actix_web::rt::time::interval(every);
         loop {
             interval.tick().await;
-            match purge_once(&db, idle_ttl).await {
+            match purge_once(&db, idle_ttl, retention).await {
                 Ok(0) => {}
                 Ok(n) => log::info!("purged {n} ended sessions and stale login counts"),
                 Err(e) => log::warn!("session purge failed: {e}"),

@@ -7,11 +7,11 @@
 //!    token version);
 //! 2. then the liveness cache forgets what was recorded, before the response
 //!    leaves, so the next request on this instance is refused;
-//! 3. then (with the metrics) what was revoked is counted.
+//! 3. then what took effect is counted (`wristband_revocations_total`, by
+//!    cause: the name of the audit event that records it).
 //!
 //! Nothing outside this file calls the cache's `forget_*`.
 
-use chrono::NaiveDateTime;
 use diesel::Connection;
 use diesel::QueryResult;
 
@@ -23,6 +23,7 @@ use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
 use crate::db::{self, DbConnection, SessionId, UserId};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::tokens::AccessClaims;
 
 /// What one piece of work revoked. Build one only through
@@ -33,34 +34,44 @@ use crate::tokens::AccessClaims;
 pub struct Revocations {
     sessions: Vec<SessionId>,
     users: Vec<UserId>,
+    /// One entry per revocation that took effect: its cause (the name of the
+    /// audit event that records it), for the metrics.
+    causes: Vec<&'static str>,
 }
 
 impl Revocations {
-    /// Revokes one session (only if it belongs to `owner`, when given);
-    /// returns whether this call revoked it.
+    /// Revokes one session (only if it belongs to `owner`, when given) for
+    /// `cause`; returns whether this call revoked it.
     pub fn session(
         &mut self,
         conn: &mut DbConnection,
         id: &SessionId,
         owner: Option<&UserId>,
-        now: NaiveDateTime,
+        cause: AuditKind,
     ) -> QueryResult<bool> {
         self.sessions.push(id.clone());
-        SessionRow::revoke(conn, id, owner, now)
+        let revoked = SessionRow::revoke(conn, id, owner, db::now())?;
+        if revoked {
+            self.causes.push(cause.as_str());
+        }
+        Ok(revoked)
     }
 
     /// Bumps the user's token version and revokes all their sessions except
-    /// `keep`; returns the new version. Call it inside a transaction together
-    /// with its audit event (see [`Revocations::all_for_user_audited`]).
+    /// `keep`, for `cause`; returns the new version. Call it inside a
+    /// transaction together with its audit event (see
+    /// [`Revocations::all_for_user_audited`]).
     pub fn all_for_user(
         &mut self,
         conn: &mut DbConnection,
         user_id: &UserId,
         keep: Option<&SessionId>,
+        cause: &'static str,
     ) -> QueryResult<i64> {
         self.users.push(user_id.clone());
         let version = TokenVersion::bump(conn, user_id)?;
         SessionRow::revoke_all_for_user(conn, user_id, keep, db::now())?;
+        self.causes.push(cause);
         Ok(version)
     }
 
@@ -73,7 +84,7 @@ impl Revocations {
         event: NewAuditEvent<'_>,
     ) -> QueryResult<i64> {
         conn.transaction(|conn| {
-            let version = self.all_for_user(conn, user_id, keep)?;
+            let version = self.all_for_user(conn, user_id, keep, event.event)?;
             event.insert(conn)?;
             Ok(version)
         })
@@ -89,6 +100,12 @@ impl Revocations {
             liveness.forget_user(user);
         }
     }
+
+    fn count(&self, metrics: &Metrics) {
+        for cause in &self.causes {
+            metrics.revoked(cause, 1);
+        }
+    }
 }
 
 impl Sessions {
@@ -101,12 +118,13 @@ impl Sessions {
         F: FnOnce(&mut DbConnection, &mut Revocations) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let liveness = self.liveness.clone();
+        let (liveness, metrics) = (self.liveness.clone(), self.metrics.clone());
         self.db
             .run(move |conn| {
                 let mut revocations = Revocations::default();
                 let result = work(conn, &mut revocations);
                 revocations.forget(&liveness);
+                revocations.count(&metrics);
                 result
             })
             .await
@@ -128,7 +146,7 @@ impl Sessions {
         };
         self.revoking(move |conn, revocations| {
             conn.transaction(|conn| {
-                if revocations.session(conn, &sid, None, db::now())?
+                if revocations.session(conn, &sid, None, AuditKind::Logout)?
                     && let Some(session) = SessionRow::find(conn, &sid)?
                 {
                     client
@@ -185,7 +203,8 @@ impl Sessions {
         self.revoking(move |conn, revocations| {
             conn.transaction(|conn| {
                 let sid = &session_id;
-                let revoked = revocations.session(conn, sid, owner.as_ref(), db::now())?;
+                let revoked =
+                    revocations.session(conn, sid, owner.as_ref(), AuditKind::SessionRevoked)?;
                 let session = SessionRow::find(conn, sid)?
                     .filter(|s| owner.as_ref().is_none_or(|o| *o == s.user_id))
                     .ok_or(ApiError::NotFound)?;

@@ -10,6 +10,7 @@ use crate::db::audit::AuditKind;
 use crate::db::sessions::{SessionRow, SessionWithUser};
 use crate::db::{self, DbConnection, SessionId};
 use crate::error::{ApiError, GrantFailure};
+use crate::metrics;
 
 /// What the rotation step decided.
 enum Rotation {
@@ -18,6 +19,8 @@ enum Rotation {
         found: Box<SessionWithUser>,
         generation: i64,
         ends_at: NaiveDateTime,
+        /// A new generation (false: the successor handed out again in grace).
+        rotated: bool,
     },
     /// A spent token came back: the session has been revoked.
     Reused,
@@ -30,6 +33,22 @@ impl Sessions {
         token: Option<String>,
         client: ClientInfo,
     ) -> Result<Issued, ApiError> {
+        let outcome = self.rotate(token, client).await;
+        self.metrics.refresh(match &outcome {
+            Ok((_, true)) => metrics::Refresh::Rotated,
+            Ok((_, false)) => metrics::Refresh::Grace,
+            Err(ApiError::InvalidGrant(GrantFailure::Reused)) => metrics::Refresh::Reused,
+            Err(_) => metrics::Refresh::Refused,
+        });
+        outcome.map(|(issued, _)| issued)
+    }
+
+    /// The refresh itself; with whether a new generation was issued.
+    async fn rotate(
+        &self,
+        token: Option<String>,
+        client: ClientInfo,
+    ) -> Result<(Issued, bool), ApiError> {
         let token = token.ok_or(ApiError::InvalidGrant(GrantFailure::Missing))?;
         let (session_id, generation) = self
             .refresh_key
@@ -46,13 +65,17 @@ impl Sessions {
                 found,
                 generation,
                 ends_at,
-            } => self.issue(
-                found.user,
-                &session_id,
-                generation,
-                found.user_version,
-                ends_at,
-            ),
+                rotated,
+            } => {
+                let issued = self.issue(
+                    found.user,
+                    &session_id,
+                    generation,
+                    found.user_version,
+                    ends_at,
+                )?;
+                Ok((issued, rotated))
+            }
             Rotation::Reused => Err(ApiError::InvalidGrant(GrantFailure::Reused)),
         }
     }
@@ -83,6 +106,7 @@ fn rotate(
                     found: Box::new(found),
                     generation: generation + 1,
                     ends_at,
+                    rotated: true,
                 });
             }
             continue;
@@ -93,11 +117,12 @@ fn rotate(
                 found: Box::new(found),
                 generation,
                 ends_at,
+                rotated: false,
             });
         }
         if generation < session.generation {
             diesel::Connection::transaction(conn, |conn| {
-                revocations.session(conn, sid, None, now)?;
+                revocations.session(conn, sid, None, AuditKind::RefreshReused)?;
                 client
                     .event(AuditKind::RefreshReused)
                     .user(&found.session.user_id)

@@ -1,0 +1,51 @@
+//! One place that watches every request: the access log line (method, route
+//! pattern, status, latency, client IP — never a query string, token or
+//! cookie) and the request metrics (`wristband_http_requests_total`, the
+//! latency histogram), both labelled by route *pattern*, so ids never become
+//! label values.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+use super::client_ip::client_ip;
+use super::extract::state_of;
+use crate::metrics::Metrics;
+
+/// The label of requests no route matches.
+const UNMATCHED: &str = "unmatched";
+
+/// App middleware: logs and counts every request.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req.match_pattern().unwrap_or_else(|| UNMATCHED.to_owned());
+    let trust_proxy = state_of(req.request()).is_ok_and(|s| s.config.trust_proxy);
+    let ip = client_ip(req.request(), trust_proxy).map(|ip| ip.to_string());
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let response = next.call(req).await;
+    let status = match &response {
+        Ok(response) => response.status(),
+        Err(error) => error.as_response_error().status_code(),
+    };
+    let took = started.elapsed();
+    if let Some(metrics) = metrics {
+        metrics.request(&route, method.as_str(), status.as_u16(), took);
+    }
+    let latency_ms = took.as_secs_f64() * 1000.0;
+    let ip = ip.as_deref().unwrap_or("-");
+    log::info!(
+        target: "wristband::access",
+        method = method.as_str(), route = route.as_str(), status = status.as_u16(),
+        latency_ms = (latency_ms * 1000.0).round() / 1000.0, ip = ip;
+        "{method} {route} {} {latency_ms:.3}ms {ip}",
+        status.as_u16()
+    );
+    response
+}
