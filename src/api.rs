@@ -139,9 +139,11 @@ impl Session {
 /// `{email, password}` for register and login.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Credentials {
-    /// Email as typed.
+    /// Email as typed (trimmed, NFKC-normalised and lower-cased by the server).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// Password.
+    /// Password: 8 to 72 bytes of UTF-8, no NUL.
+    #[schema(min_length = 8, max_length = 72)]
     pub password: Password,
 }
 
@@ -160,7 +162,8 @@ impl Credentials {
 pub struct PasswordChange {
     /// The password now.
     pub current_password: Password,
-    /// The password wanted.
+    /// The password wanted: 8 to 72 bytes of UTF-8, no NUL.
+    #[schema(min_length = 8, max_length = 72)]
     pub new_password: Password,
 }
 
@@ -188,11 +191,14 @@ pub struct UserList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
-    /// Part of the email to look for (case-insensitive).
+    /// Part of the email to look for (case-insensitive; no control characters).
+    #[param(pattern = r"^[^\x00-\x1f\x7f]*$")]
     pub email: Option<String>,
-    /// Page size, 1–200 (default 50).
+    /// Page size, 0–200 (default 50).
+    #[param(minimum = 0, maximum = 200)]
     pub limit: Option<i64>,
     /// Users to skip (default 0).
+    #[param(minimum = 0, maximum = 2147483647)]
     pub offset: Option<i64>,
 }
 
@@ -201,8 +207,10 @@ pub struct UserQuery {
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     /// Email as typed.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// Initial password.
+    /// Initial password: 8 to 72 bytes of UTF-8, no NUL.
+    #[schema(min_length = 8, max_length = 72)]
     pub password: Password,
     /// `user` (default) or `admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,7 +253,8 @@ pub struct UserPatch {
 pub struct AuditQuery {
     /// Only events about this user.
     pub user_id: Option<UserId>,
-    /// How many, newest first, 1–1000 (default 100).
+    /// How many, newest first, 0–1000 (default 100).
+    #[param(minimum = 0, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod sessions;
 
+use actix_web::ResponseError;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, Route, mime, web};
@@ -123,10 +124,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }
     }
     for path in paths {
-        let routes = table.iter().filter(|entry| entry.path == path);
-        let resource = routes.fold(resource(path), |resource, entry| {
-            resource.route((entry.build)(web::route().method(entry.method.clone())))
-        });
+        let routes: Vec<&Entry> = table.iter().filter(|entry| entry.path == path).collect();
+        let methods: Vec<&str> = routes.iter().map(|entry| entry.method.as_str()).collect();
+        let resource = routes
+            .iter()
+            .fold(resource(path, &methods), |resource, entry| {
+                resource.route((entry.build)(web::route().method(entry.method.clone())))
+            });
         cfg.service(resource);
     }
 }
@@ -152,10 +156,20 @@ fn admin_only(route: Route) -> Route {
     route.wrap(from_fn(require_admin))
 }
 
-/// A resource whose unmatched methods get a JSON 405.
-pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async {
-        Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
+/// A resource whose other methods get a JSON 405 with `Allow: methods`.
+fn resource(path: &str, methods: &[&str]) -> actix_web::Resource {
+    let allow = methods.join(", ");
+    web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move {
+            let mut response = ApiError::MethodNotAllowed.error_response();
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
+            response
+        }
     }))
 }
 

@@ -86,3 +86,13 @@ async fn every_documented_route_answers_and_every_refusal_is_documented(app: Tes
         );
     }
 }
+
+backend_test!(a_method_a_path_does_not_have_is_405_with_allow);
+async fn a_method_a_path_does_not_have_is_405_with_allow(app: TestApp) {
+    let anon = app.anon();
+    let response = anon.request(reqwest::Method::PUT, "/admin/users/x").await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "GET, PATCH");
+    let response = anon.request(reqwest::Method::DELETE, "/auth/me").await;
+    assert_eq!(response.headers()["allow"], "GET");
+}
