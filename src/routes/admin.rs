@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::JsonObject;
+use super::openapi::{BearerRefusals, BodyLimits, Unavailable};
 use crate::api::ErrorResponse;
 use crate::api::{
     AuditEvent, AuditQuery, NewUserRequest, Session, User, UserList, UserPatch, UserQuery,
@@ -39,10 +40,9 @@ fn bounded(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "a page of users and the total", body = UserList),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn list_users(
@@ -85,13 +85,11 @@ pub async fn list_users(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "the new user", body = User),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
-        (status = 415, description = "body not `application/json`", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
         (status = 409, description = "the email is taken", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        BodyLimits,
+        Unavailable,
     )
 )]
 pub async fn create_user(
@@ -125,11 +123,10 @@ pub async fn create_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the user", body = User),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
         (status = 404, description = "no such resource", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn get_user(
@@ -154,13 +151,11 @@ pub async fn get_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the user as now", body = User),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
-        (status = 415, description = "body not `application/json`", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
         (status = 404, description = "no such resource", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        BodyLimits,
+        Unavailable,
     )
 )]
 pub async fn update_user(
@@ -194,11 +189,10 @@ pub async fn update_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the live sessions", body = [Session]),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
         (status = 404, description = "no such resource", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn list_user_sessions(
@@ -222,11 +216,10 @@ pub async fn list_user_sessions(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "every session and access token of the user is dead"),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
         (status = 404, description = "no such resource", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn revoke_user_sessions(
@@ -252,11 +245,10 @@ pub async fn revoke_user_sessions(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "revoked"),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
         (status = 404, description = "no such resource", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn revoke_session(
@@ -283,10 +275,9 @@ pub async fn revoke_session(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the events", body = [AuditEvent]),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn audit(

@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::JsonObject;
+use super::openapi::{BearerRefusals, BodyLimits, Unavailable};
 use super::token_response;
 use crate::api::{Credentials, PasswordChange, Registered};
 use crate::api::{ErrorResponse, TokenResponse};
@@ -26,12 +27,11 @@ use crate::users;
     responses(
         (status = 201, description = "the new user", body = Registered),
         (status = 400, description = "malformed request, `invalid_email` or `weak_password`", body = ErrorResponse),
-        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
-        (status = 415, description = "body not `application/json`", body = ErrorResponse),
         (status = 403, description = "`registration_closed`", body = ErrorResponse),
         (status = 409, description = "the email is taken", body = ErrorResponse),
         (status = 429, description = "too many attempts (`too_many_requests`, with `Retry-After`)", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BodyLimits,
+        Unavailable,
     )
 )]
 pub async fn register(
@@ -58,11 +58,10 @@ pub async fn register(
     responses(
         (status = 200, description = "tokens; the refresh token is in the cookie", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie: `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N`"))),
         (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
-        (status = 415, description = "body not `application/json`", body = ErrorResponse),
         (status = 401, description = "`invalid_credentials`: unknown email, wrong password or disabled user alike", body = ErrorResponse),
         (status = 429, description = "over the rate limit, or the account is locked", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BodyLimits,
+        Unavailable,
     )
 )]
 pub async fn login(
@@ -87,7 +86,7 @@ pub async fn login(
         (status = 401, description = "`invalid_grant` with `reason` (missing, unknown, expired, revoked, reused); the cookie is cleared", body = ErrorResponse),
         (status = 403, description = "`invalid_origin`: a foreign Origin or `Sec-Fetch-Site: cross-site`", body = ErrorResponse),
         (status = 429, description = "too many attempts (`too_many_requests`, with `Retry-After`)", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        Unavailable,
     )
 )]
 pub async fn refresh(
@@ -123,7 +122,7 @@ pub async fn refresh(
     responses(
         (status = 204, description = "ended (or nothing to end); the cookie is cleared", headers(("set-cookie" = String, description = "the refresh cookie, cleared"))),
         (status = 403, description = "`invalid_origin`", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        Unavailable,
     )
 )]
 pub async fn logout(
@@ -149,9 +148,8 @@ pub async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "every session and access token of the user is dead", headers(("set-cookie" = String, description = "the refresh cookie, cleared"))),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn logout_all(
@@ -177,11 +175,10 @@ pub async fn logout_all(
     responses(
         (status = 200, description = "new tokens for this session", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie: `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N`"))),
         (status = 400, description = "malformed request or `weak_password`", body = ErrorResponse),
-        (status = 413, description = "body over 16 KiB", body = ErrorResponse),
-        (status = 415, description = "body not `application/json`", body = ErrorResponse),
         (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`invalid_credentials`: the current password is wrong; nothing changed", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BodyLimits,
+        Unavailable,
     )
 )]
 pub async fn change_password(

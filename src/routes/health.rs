@@ -2,7 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::api::{ErrorResponse, Status};
+use super::openapi::Unavailable;
+use crate::api::Status;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -29,7 +30,7 @@ pub async fn healthz() -> HttpResponse {
     summary = "The database answers, with its schema",
     responses(
         (status = 200, description = "ready", body = Status),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        Unavailable,
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use crate::api::ErrorResponse;
+use super::openapi::{BearerRefusals, Unavailable};
 use crate::api::User;
 use crate::db::users::UserRow;
 use crate::error::ApiError;
@@ -18,9 +18,8 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the signed-in user", body = User),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<web::Json<User>, ApiError> {

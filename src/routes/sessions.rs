@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
+use super::openapi::{BearerRefusals, Unavailable};
 use crate::api::ErrorResponse;
 use crate::api::Session;
 use crate::auth::ClientInfo;
@@ -19,9 +20,8 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "live sessions; `current` marks the caller's", body = [Session]),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn list(
@@ -44,10 +44,9 @@ pub async fn list(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "revoked"),
-        (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
-        (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 404, description = "not one of the caller's sessions", body = ErrorResponse),
-        (status = 503, description = "the database cannot be reached (`unavailable`, with `Retry-After`)", body = ErrorResponse),
+        BearerRefusals,
+        Unavailable,
     )
 )]
 pub async fn revoke(
