@@ -23,70 +23,51 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
         .body(body)
 }
 
-/// `GET /`: the demo app's page.
-#[utoipa::path(
-    get,
-    path = "/",
-    tag = "demo",
-    summary = "The demo single-page app",
-    responses(
-        (status = 200, description = "the page", content_type = "text/html", body = String),
-    )
-)]
-pub async fn index() -> HttpResponse {
-    asset(
-        "text/html; charset=utf-8",
-        include_str!("../../static/index.html"),
-    )
+/// One static file: its handler, with its OpenAPI description.
+macro_rules! asset {
+    ($name:ident, $path:literal, $file:literal, $mime:literal, $summary:literal) => {
+        #[doc = concat!("`GET ", $path, "`: ", $summary, ".")]
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "demo",
+            summary = $summary,
+            responses((status = 200, description = $summary, content_type = $mime, body = String))
+        )]
+        pub async fn $name() -> HttpResponse {
+            asset(
+                concat!($mime, "; charset=utf-8"),
+                include_str!(concat!("../../static/", $file)),
+            )
+        }
+    };
 }
 
-/// `GET /app.js`: the demo app.
-#[utoipa::path(
-    get,
-    path = "/app.js",
-    tag = "demo",
-    summary = "The demo app's script",
-    responses(
-        (status = 200, description = "the script", content_type = "text/javascript", body = String),
-    )
-)]
-pub async fn app_js() -> HttpResponse {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../../static/app.js"),
-    )
-}
-
-/// `GET /wristband.js`: the browser client module.
-#[utoipa::path(
-    get,
-    path = "/wristband.js",
-    tag = "demo",
-    summary = "The browser client module",
-    responses(
-        (status = 200, description = "the ES module", content_type = "text/javascript", body = String),
-    )
-)]
-pub async fn client_js() -> HttpResponse {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../../static/wristband.js"),
-    )
-}
-
-/// `GET /style.css`: the demo app's styles.
-#[utoipa::path(
-    get,
-    path = "/style.css",
-    tag = "demo",
-    summary = "The demo app's styles",
-    responses(
-        (status = 200, description = "the styles", content_type = "text/css", body = String),
-    )
-)]
-pub async fn style_css() -> HttpResponse {
-    asset(
-        "text/css; charset=utf-8",
-        include_str!("../../static/style.css"),
-    )
-}
+asset!(
+    index,
+    "/",
+    "index.html",
+    "text/html",
+    "The demo single-page app"
+);
+asset!(
+    app_js,
+    "/app.js",
+    "app.js",
+    "text/javascript",
+    "The demo app's script"
+);
+asset!(
+    client_js,
+    "/wristband.js",
+    "wristband.js",
+    "text/javascript",
+    "The browser client module"
+);
+asset!(
+    style_css,
+    "/style.css",
+    "style.css",
+    "text/css",
+    "The demo app's styles"
+);
