@@ -89,7 +89,8 @@ pub struct Registered {
 
 /// What login, refresh and password change answer (the refresh token travels
 /// in the cookie, never here).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// (No `Debug`: it holds a bearer token.)
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     /// The JWT access token.
     pub access_token: String,

@@ -506,6 +506,12 @@ impl Config {
             Reader::new("WRISTBAND_PURGE_RETENTION", &s.purge_retention).duration("1d")?;
         let shutdown_timeout =
             Reader::new("WRISTBAND_SHUTDOWN_TIMEOUT", &s.shutdown_timeout).duration("10s")?;
+        if shutdown_timeout.subsec_nanos() != 0 || shutdown_timeout > Duration::from_secs(600) {
+            return Err(invalid(
+                "WRISTBAND_SHUTDOWN_TIMEOUT",
+                "must be whole seconds, at most 600s",
+            ));
+        }
 
         let admin_password = s.admin_password.clone().filter(|p| !p.is_empty());
         if let Some(password) = &admin_password {

@@ -220,7 +220,10 @@ impl Application {
             .max_connections(timeout::MAX_CONNECTIONS_PER_WORKER)
             // SIGTERM / SIGINT: stop accepting, let in-flight requests finish
             // for this long, then stop (and the pool closes as it drops).
-            .shutdown_timeout(state.config.shutdown_timeout.as_secs());
+            .shutdown_timeout(state.config.shutdown_timeout.as_secs())
+            // Both SIGTERM and SIGINT stop gracefully (actix's own handling
+            // would make SIGINT a forced stop).
+            .shutdown_signal(stop_requested());
         let server = match workers {
             Some(n) => server.workers(n),
             None => server,
@@ -269,4 +272,29 @@ fn spawn_rate_limit_cleanup(rate_limit: web::Data<RateLimit>) {
             rate_limit.forget_idle();
         }
     });
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn stop_requested() {
+    use actix_web::rt::signal;
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match signal::unix::signal(signal::unix::SignalKind::terminate()) {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(e) => {
+                    log::warn!("cannot listen for SIGTERM: {e}");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        futures_util::future::select(Box::pin(terminate), Box::pin(signal::ctrl_c())).await;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = signal::ctrl_c().await;
+    }
+    log::info!("stopping: finishing the requests in flight");
 }

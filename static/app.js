@@ -100,10 +100,12 @@ async function revokeSession(id) {
 }
 
 async function showAdmin() {
-  const [{ users }, events] = await Promise.all([
+  const [list, events] = await Promise.all([
     api('/admin/users?limit=50'),
     api('/admin/audit?limit=20'),
   ]);
+  if (!list || !events) return; // signed out meanwhile
+  const { users } = list;
   $('#admin-users').replaceChildren(
     ...users.map((u) => {
       const li = item(

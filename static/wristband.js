@@ -2,12 +2,13 @@
 // ES module; no build step.
 //
 //   import { Wristband } from '/wristband.js';
-//   const auth = new Wristband();            // same origin; or new Wristband({ baseUrl })
+//   const auth = new Wristband();            // same origin; or new Wristband({ baseUrl, apiOrigins })
 //   auth.onChange((user) => render(user));   // user object, or null when signed out
 //   await auth.restore();                    // on page load: resume the session, if any
 //   await auth.login(email, password);       // or auth.register(email, password)
-//   const res = await auth.fetch('/auth/me'); // adds the Bearer token; on 401
-//                                             // refreshes once and retries once
+//   const res = await auth.fetch('/auth/me'); // adds the Bearer token (only for
+//                                             // Wristband's origin and `apiOrigins`);
+//                                             // on 401 refreshes once, retries once
 //   await auth.changePassword(current, next); // this session stays, others end
 //   await auth.logout();                     // or auth.logoutAll()
 //
@@ -24,11 +25,18 @@
 //   just-rotated cookie with the same successor (its grace window), so no tab
 //   is logged out by accident.
 //
+// - Login, logout and password changes wait for a refresh in flight and take
+//   the same lock, so no tab's late refresh can undo them.
+// - A refresh whose answer is lost to the network is retried once after a
+//   second; the server answers the retried (previous) cookie with the same
+//   successor while its grace window (10 s by default) lasts.
+//
 // Errors: failed calls throw a WristbandError carrying the server's `error`
-// code, `error_description` and HTTP `status`.
+// code, `error_description` and HTTP `status` (0 for a network failure).
 
 const CHANNEL = 'wristband';
 const LOCK = 'wristband-refresh';
+const RETRY_AFTER_NETWORK_ERROR_MS = 1000;
 
 /** A failed Wristband call: the server's error code and description. */
 export class WristbandError extends Error {
@@ -53,6 +61,8 @@ async function errorOf(response) {
 
 export class Wristband {
   #baseUrl;
+  #origins; // where the access token may be sent
+  #inLock = false;
   #token = null;
   #user = null;
   #version = 0; // bumped on every change of token, so waiters can tell
@@ -60,11 +70,15 @@ export class Wristband {
   #listeners = new Set();
   #channel = null;
 
-  /** `baseUrl`: where Wristband is, when not this page's origin. */
-  constructor({ baseUrl = '' } = {}) {
+  /** `baseUrl`: where Wristband is, when not this page's origin.
+   * `apiOrigins`: other origins (your API) that `fetch` may send the access
+   * token to; any other address gets the request without it. */
+  constructor({ baseUrl = '', apiOrigins = [] } = {}) {
     this.#baseUrl = baseUrl.replace(/\/$/, '');
+    const wristband = new URL(this.#baseUrl || '/', globalThis.location?.href).origin;
+    this.#origins = new Set([wristband, ...apiOrigins.map((o) => new URL(o).origin)]);
     if (typeof BroadcastChannel === 'function') {
-      this.#channel = new BroadcastChannel(CHANNEL);
+      this.#channel = new BroadcastChannel(`${CHANNEL} ${wristband}`);
       this.#channel.onmessage = (event) => this.#heard(event.data);
     }
   }
@@ -87,7 +101,9 @@ export class Wristband {
     try {
       await this.refresh();
     } catch (error) {
-      if (!(error instanceof WristbandError) || error.status >= 500) throw error;
+      // Only a refused refresh means "no session"; a 429, an outage or the
+      // network failing says nothing about it.
+      if (!(error instanceof WristbandError) || error.status !== 401) throw error;
     }
     return this.#user;
   }
@@ -100,32 +116,42 @@ export class Wristband {
 
   /** Signs in; resolves to the user. */
   async login(email, password) {
-    const body = await this.#post('/auth/login', { email, password });
-    this.#set(body, true);
-    return this.#user;
+    return this.#exclusive(async () => {
+      const body = await this.#post('/auth/login', { email, password });
+      this.#set(body, true);
+      return this.#user;
+    });
   }
 
   /** Changes the password. This session lives on with new tokens; every
    * other session of the user ends. */
   async changePassword(currentPassword, newPassword) {
-    const response = await this.fetch('/auth/password', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ current_password: currentPassword, new_password: newPassword }),
+    return this.#exclusive(async () => {
+      const response = await this.fetch('/auth/password', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ current_password: currentPassword, new_password: newPassword }),
+      });
+      if (!response.ok) throw await errorOf(response);
+      this.#set(await response.json(), true);
+      return this.#user;
     });
-    if (!response.ok) throw await errorOf(response);
-    this.#set(await response.json(), true);
-    return this.#user;
   }
 
   /** Ends this session (in every tab of this browser: they share it). */
   async logout() {
-    const headers = this.#token ? { authorization: `Bearer ${this.#token}` } : {};
-    try {
-      await this.#send('/auth/logout', { method: 'POST', headers });
-    } finally {
+    return this.#exclusive(async () => {
+      const headers = this.#token ? { authorization: `Bearer ${this.#token}` } : {};
+      let response;
+      try {
+        response = await this.#send('/auth/logout', { method: 'POST', headers });
+      } catch (error) {
+        throw new WristbandError(0, { error: 'network', error_description: String(error) });
+      }
+      // Signed out here only once the server has ended the session.
+      if (response.status !== 204) throw await errorOf(response);
       this.#signedOut(true);
-    }
+    });
   }
 
   /** Ends every session of the user, on every device. */
@@ -140,7 +166,8 @@ export class Wristband {
   async fetch(url, init = {}) {
     const version = this.#version;
     let response = await this.#authorized(url, init);
-    if (response.status !== 401) return response;
+    const ours = this.#origins.has(this.#resolve(url).origin);
+    if (response.status !== 401 || !ours) return response;
     try {
       await this.refresh(version);
     } catch (error) {
@@ -164,18 +191,47 @@ export class Wristband {
   }
 
   async #lockedRefresh(seen) {
+    if (this.#inLock) return this.#refreshNow(seen); // inside #exclusive already
+    return this.#withLock(async () => {
+      // Let a token another tab broadcast just before it let go arrive first.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return this.#refreshNow(seen);
+    });
+  }
+
+  /** Runs `work` under the cross-tab lock (where there is one). */
+  async #withLock(work) {
     const locks = typeof navigator !== 'undefined' && navigator.locks;
-    if (!locks || !this.#channel) return this.#refreshNow(seen);
-    return locks.request(LOCK, () => this.#refreshNow(seen));
+    if (!locks || !this.#channel) return work();
+    return locks.request(LOCK, work);
+  }
+
+  /** Runs `work` after any refresh in flight, holding the refresh lock. */
+  async #exclusive(work) {
+    await this.#refreshing?.catch(() => {});
+    return this.#withLock(async () => {
+      this.#inLock = true;
+      try {
+        return await work();
+      } finally {
+        this.#inLock = false;
+      }
+    });
   }
 
   async #refreshNow(seen) {
     if (this.#version !== seen && this.#token) return this.#user; // another tab did it
     let response;
-    try {
-      response = await this.#send('/auth/refresh', { method: 'POST' });
-    } catch (error) {
-      throw new WristbandError(0, { error: 'network', error_description: String(error) });
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        response = await this.#send('/auth/refresh', { method: 'POST' });
+        break;
+      } catch (error) {
+        if (attempt > 0) {
+          throw new WristbandError(0, { error: 'network', error_description: String(error) });
+        }
+        await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_NETWORK_ERROR_MS));
+      }
     }
     if (!response.ok) {
       const error = await errorOf(response);
@@ -187,14 +243,25 @@ export class Wristband {
   }
 
   #authorized(url, init) {
+    const target = this.#resolve(url);
     const headers = new Headers(init.headers || {});
-    if (this.#token) headers.set('authorization', `Bearer ${this.#token}`);
-    return this.#send(url, { ...init, headers });
+    if (this.#token && this.#origins.has(target.origin)) {
+      headers.set('authorization', `Bearer ${this.#token}`);
+    }
+    return fetch(target, { credentials: 'include', ...init, headers });
   }
 
-  #send(url, init) {
-    const absolute = /^https?:/.test(url) ? url : `${this.#baseUrl}${url}`;
-    return fetch(absolute, { credentials: 'include', ...init });
+  /** A path is Wristband's (`baseUrl`); anything else resolves as a link would. */
+  #resolve(url) {
+    const base = globalThis.location?.href;
+    if (typeof url === 'string' && url.startsWith('/') && !url.startsWith('//')) {
+      return new URL(`${this.#baseUrl}${url}`, base);
+    }
+    return new URL(url, base);
+  }
+
+  #send(path, init) {
+    return fetch(this.#resolve(path), { credentials: 'include', ...init });
   }
 
   async #post(path, body) {

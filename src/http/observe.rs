@@ -18,6 +18,22 @@ use crate::metrics::Metrics;
 /// The label of requests no route matches.
 const UNMATCHED: &str = "unmatched";
 
+/// The method as a metrics label: the methods the API uses by name, any
+/// other (clients may send any token) as `other`, so labels stay few.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::PUT => "PUT",
+        M::HEAD => "HEAD",
+        M::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// App middleware: logs and counts every request.
 pub async fn observe(
     req: ServiceRequest,
@@ -36,7 +52,7 @@ pub async fn observe(
     };
     let took = started.elapsed();
     if let Some(metrics) = metrics {
-        metrics.request(&route, method.as_str(), status.as_u16(), took);
+        metrics.request(&route, method_label(&method), status.as_u16(), took);
     }
     let latency_ms = took.as_secs_f64() * 1000.0;
     let ip = ip.as_deref().unwrap_or("-");

@@ -112,6 +112,10 @@ impl Modify for SecuritySchemes {
             "refresh_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("__Host-wristband_refresh"))),
         );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 

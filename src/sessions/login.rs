@@ -56,10 +56,11 @@ impl Sessions {
                 Err(ApiError::InvalidCredentials)
             }
         };
-        self.metrics.login(match outcome {
-            Ok(_) => metrics::Login::Succeeded,
-            Err(_) => metrics::Login::Failed,
-        });
+        match &outcome {
+            Ok(_) => self.metrics.login(metrics::Login::Succeeded),
+            Err(ApiError::Unavailable) => {} // an outage, not an outcome
+            Err(_) => self.metrics.login(metrics::Login::Failed),
+        }
         outcome
     }
 

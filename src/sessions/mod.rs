@@ -132,8 +132,8 @@ pub struct AuthUser {
     pub role: Role,
 }
 
-/// Tokens handed out by login, refresh and password change.
-#[derive(Debug)]
+/// Tokens handed out by login, refresh and password change. (No `Debug`:
+/// it holds the tokens.)
 pub struct Issued {
     /// The JSON body.
     pub body: TokenResponse,

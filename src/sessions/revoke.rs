@@ -124,7 +124,10 @@ impl Sessions {
                 let mut revocations = Revocations::default();
                 let result = work(conn, &mut revocations);
                 revocations.forget(&liveness);
-                revocations.count(&metrics);
+                // Counted only when the work (and so its transaction) succeeded.
+                if result.is_ok() {
+                    revocations.count(&metrics);
+                }
                 result
             })
             .await

@@ -34,12 +34,16 @@ impl Sessions {
         client: ClientInfo,
     ) -> Result<Issued, ApiError> {
         let outcome = self.rotate(token, client).await;
-        self.metrics.refresh(match &outcome {
-            Ok((_, true)) => metrics::Refresh::Rotated,
-            Ok((_, false)) => metrics::Refresh::Grace,
-            Err(ApiError::InvalidGrant(GrantFailure::Reused)) => metrics::Refresh::Reused,
-            Err(_) => metrics::Refresh::Refused,
-        });
+        let counted = match &outcome {
+            Ok((_, true)) => Some(metrics::Refresh::Rotated),
+            Ok((_, false)) => Some(metrics::Refresh::Grace),
+            Err(ApiError::InvalidGrant(GrantFailure::Reused)) => Some(metrics::Refresh::Reused),
+            Err(ApiError::Unavailable) => None, // an outage, not an outcome
+            Err(_) => Some(metrics::Refresh::Refused),
+        };
+        if let Some(outcome) = counted {
+            self.metrics.refresh(outcome);
+        }
         outcome.map(|(issued, _)| issued)
     }
 

@@ -121,8 +121,9 @@ export function watch(page, path) {
   return seen;
 }
 
-/** A server on another origin (`http://localhost:PORT`) whose page tries to
- * use Wristband's cookie endpoint with the browser's credentials. */
+/** A server on another origin of the same site (`http://127.0.0.1:PORT`, so
+ * the browser does send the SameSite=Strict cookie) whose page tries to use
+ * Wristband's cookie endpoint with the browser's credentials. */
 export async function foreignOrigin(wristbandUrl) {
   const page = `<!doctype html><title>elsewhere</title><pre id="out">running</pre>
 <script>
@@ -136,7 +137,7 @@ export async function foreignOrigin(wristbandUrl) {
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://localhost:${server.address().port}/`,
+    url: `http://127.0.0.1:${server.address().port}/`,
     stop: () => server.close(),
   };
 }
