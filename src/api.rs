@@ -49,7 +49,7 @@ impl Serialize for Password {
     }
 }
 
-fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 

@@ -3,8 +3,17 @@
 //! shippers: `{"ts", "level", "target", "msg", …fields}` — the access log
 //! (`wristband::access`) adds `method`, `route`, `status`, `latency_ms` and
 //! `ip`. Nothing logs a token, cookie, password, secret or query string.
+//!
+//! Lines go to stderr in batches: the request path appends its line to a
+//! buffer, and the buffer is written when it holds [`BATCH_BYTES`], every
+//! [`BATCH_INTERVAL`] (a background thread), at once after a warning or an
+//! error, and when the process ends ([`flush`]). One write per batch instead
+//! of one per request keeps the access log off the hot path's profile.
 
+use std::cell::Cell;
 use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use log::kv::{Key, Value, VisitSource};
 
@@ -46,11 +55,59 @@ fn json_line(record: &log::Record<'_>, ts: &str) -> String {
     serde_json::Value::Object(fields.0).to_string()
 }
 
+/// A batch is written once it holds this many bytes.
+pub const BATCH_BYTES: usize = 32 * 1024;
+/// The longest a line waits in the batch.
+pub const BATCH_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Lines not yet written.
+static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// Set while a warning or error is being written: it goes out at once.
+    static URGENT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Writes what is pending to stderr now. `main` calls it before it exits.
+pub fn flush() {
+    // A panic while the lock was held leaves only bytes behind; write them.
+    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    if !pending.is_empty() {
+        let mut stderr = std::io::stderr().lock();
+        // Nowhere to report a failed write to the log itself.
+        let _ = stderr.write_all(&pending).and_then(|()| stderr.flush());
+        pending.clear();
+    }
+}
+
+/// env_logger's output: appends to [`PENDING`].
+struct Batched;
+
+impl Write for Batched {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        pending.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let full = PENDING.lock().map_or(true, |p| p.len() >= BATCH_BYTES);
+        if full || URGENT.with(|u| u.replace(false)) {
+            flush();
+        }
+        Ok(())
+    }
+}
+
 /// Installs the logger (once per process; later calls do nothing).
 pub fn init(format: LogFormat) {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    builder.target(env_logger::Target::Pipe(Box::new(Batched)));
     builder.format(move |buf, record| {
+        if record.level() <= log::Level::Warn {
+            URGENT.with(|u| u.set(true));
+        }
         let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         match format {
             LogFormat::Json => writeln!(buf, "{}", json_line(record, &ts)),
@@ -63,7 +120,20 @@ pub fn init(format: LogFormat) {
             ),
         }
     });
-    let _ = builder.try_init();
+    if builder.try_init().is_ok() {
+        let ticker = std::thread::Builder::new()
+            .name("wristband-log".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(BATCH_INTERVAL);
+                    flush();
+                }
+            });
+        if let Err(e) = ticker {
+            // Without the ticker lines still go out when a batch fills.
+            log::warn!("cannot start the log writer thread: {e}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,7 @@ fn main() -> ExitCode {
             create_admin(&config, cli.settings.admin_password, &email)
         }
     };
+    wristband::logging::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -70,7 +70,7 @@ pub fn begin(
         let (failures, locked_until) = dsl::login_failures
             .find(email)
             .select((dsl::failures, dsl::locked_until))
-            .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+            .get_result::<(i64, Option<NaiveDateTime>)>(conn)?;
         Ok(match locked_until {
             Some(until) => Attempt::Locked { until, now: false },
             // Over the limit without a lock: more attempts were in flight than

@@ -48,7 +48,7 @@ impl SessionRow {
         sessions::table
             .find(id)
             .select(Self::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 
@@ -66,7 +66,7 @@ impl SessionRow {
                 token_versions::version,
                 UserRow::as_select(),
             ))
-            .first::<(Self, i64, UserRow)>(conn)
+            .get_result::<(Self, i64, UserRow)>(conn)
             .optional()
             .map(|row| {
                 row.map(|(session, user_version, user)| SessionWithUser {
@@ -148,7 +148,7 @@ impl SessionRow {
         sessions::table
             .find(id)
             .select(sessions::generation)
-            .first(conn)
+            .get_result(conn)
             .map(Some)
     }
 

@@ -21,7 +21,7 @@ pub fn get_or_create(
         settings::table
             .find(name)
             .select(settings::value)
-            .first::<String>(conn)
+            .get_result::<String>(conn)
             .optional()
     };
     if let Some(value) = read(conn)? {

@@ -34,7 +34,7 @@ impl TokenVersion<'_> {
         token_versions::table
             .find(user_id)
             .select(token_versions::version)
-            .first(conn)
+            .get_result(conn)
     }
 
     /// Bumps the version and returns the new one. An atomic `version + 1`, so

@@ -38,7 +38,7 @@ impl UserRow {
         users::table
             .filter(users::email.eq(email))
             .select(Self::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 
@@ -47,7 +47,7 @@ impl UserRow {
         users::table
             .find(id)
             .select(Self::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 
@@ -162,7 +162,7 @@ impl NewUser<'_> {
             users::table
                 .find(self.id)
                 .select(UserRow::as_select())
-                .first(conn)
+                .get_result(conn)
         })
     }
 }

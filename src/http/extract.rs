@@ -46,8 +46,10 @@ pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
         return Err(ApiError::MissingToken);
     }
     let token = token.trim();
-    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
-    if token.is_empty() || !token.chars().all(token68) {
+    let token68 = |b: &u8| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+    };
+    if token.is_empty() || !token.as_bytes().iter().all(token68) {
         return Err(ApiError::InvalidToken);
     }
     Ok(token.to_owned())
@@ -93,7 +95,7 @@ impl FromRequest for AdminUser {
         let caller = AuthUser::from_request(req, payload);
         Box::pin(async move {
             let caller = caller.await?;
-            if caller.role == Role::Admin {
+            if caller.user.role == Role::Admin {
                 Ok(Self(caller))
             } else {
                 Err(ApiError::Forbidden)

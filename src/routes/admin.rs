@@ -108,7 +108,7 @@ pub async fn create_user(
         .map(parse_role)
         .transpose()?
         .unwrap_or(Role::User);
-    let actor = Some(admin.0.user_id);
+    let actor = Some(admin.0.user.id.clone());
     let user = users::create_user(&state.sessions, &email, password, role, client, actor).await?;
     Ok(HttpResponse::Created().json(user))
 }
@@ -230,7 +230,7 @@ pub async fn revoke_user_sessions(
 ) -> Result<HttpResponse, ApiError> {
     state
         .sessions
-        .revoke_user_sessions(id.into_inner(), admin.0.user_id, client)
+        .revoke_user_sessions(id.into_inner(), admin.0.user.id.clone(), client)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -257,7 +257,7 @@ pub async fn revoke_session(
     id: web::Path<SessionId>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Some(admin.0.user_id);
+    let actor = Some(admin.0.user.id.clone());
     state
         .sessions
         .revoke_session(id.into_inner(), None, actor, client)

@@ -30,7 +30,7 @@ pub async fn list(
 ) -> Result<web::Json<Vec<Session>>, ApiError> {
     let sessions = state
         .sessions
-        .list_live(caller.user_id, Some(caller.session_id));
+        .list_live(caller.user.id.clone(), Some(caller.session_id));
     Ok(web::Json(sessions.await?))
 }
 
@@ -55,7 +55,7 @@ pub async fn revoke(
     id: web::Path<SessionId>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = Some(caller.user_id);
+    let owner = Some(caller.user.id.clone());
     state
         .sessions
         .revoke_session(id.into_inner(), owner, None, client)

@@ -7,79 +7,122 @@
 //! instance that revokes, `revoke.rs` forgets the revoked sessions after its
 //! transaction commits, so the very next request goes to the database.
 //!
+//! Two bounded concurrent caches (quick_cache, sharded, no global lock):
+//! sessions (id → its user, or "not live") and users (id → version, role,
+//! email). A hit needs a fresh entry in both; forgetting a session drops its
+//! entry, forgetting a user drops the user's, so every session of that user
+//! misses at once without a scan. A hit never leaves the async worker; a miss
+//! reads the session and its user in one query on the blocking pool.
+//!
 //! A lookup that started before a revocation must not store its stale answer
-//! after the `forget`: every `forget` bumps an epoch, and an answer is stored
-//! only if the epoch is the one read before the query.
+//! after the `forget`: every `forget` bumps an epoch *before* removing, and a
+//! store inserts *then* re-reads the epoch, taking its entries back out if it
+//! moved. Either the forget's removal comes after the insert, or the store
+//! sees the new epoch (both sequentially consistent).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
+use quick_cache::sync::Cache;
 
 use super::{AuthUser, SessionPolicy, Sessions};
-use crate::db::sessions::SessionRow;
+use crate::db::sessions::{SessionRow, SessionWithUser};
 use crate::db::{self, Database, Role, SessionId, UserId};
 use crate::error::ApiError;
 
-/// What a live session grants: its user, their current version and role.
+/// The user of a live session, as stored when the session was last checked.
+/// (Disabled users have no live sessions.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveUser {
+    /// The user's id.
+    pub id: UserId,
+    /// Normalised email.
+    pub email: String,
+    /// The user's current role.
+    pub role: Role,
+    /// The user's current token version.
+    pub version: i64,
+    /// When the user registered.
+    pub created_at: NaiveDateTime,
+}
+
+/// What a live session grants: its user and when it ends at the latest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSession {
     /// The session's user.
-    pub user_id: UserId,
-    /// The user's current token version.
-    pub version: i64,
-    /// The user's current role.
-    pub role: Role,
+    pub user: Arc<LiveUser>,
     /// When the session ends at the latest.
     pub ends_at: NaiveDateTime,
 }
 
-struct Entry {
-    live: Option<LiveSession>,
+/// How many sessions (and as many users) the cache holds at most. An entry
+/// is about 100 bytes, so a full cache is about 20 MB.
+pub const CAPACITY: usize = 100_000;
+
+/// A cached session: its user's key and end, or `None` when it is not live.
+#[derive(Clone, Copy)]
+struct SessionEntry {
+    live: Option<(u128, NaiveDateTime)>,
     fetched: Instant,
 }
 
-struct Inner {
-    entries: HashMap<SessionId, Entry>,
-    epoch: u64,
+#[derive(Clone)]
+struct UserEntry {
+    user: Arc<LiveUser>,
+    fetched: Instant,
 }
 
 /// See the module documentation.
 pub struct LivenessCache {
-    inner: Mutex<Inner>,
+    sessions: Cache<u128, SessionEntry>,
+    users: Cache<u128, UserEntry>,
+    epoch: AtomicU64,
     ttl: Duration,
 }
 
-/// Past this many entries, expired ones are dropped on insert.
-const PRUNE_ABOVE: usize = 50_000;
+/// The cache key of an id: its UUID. Ids are canonical UUIDs from the
+/// moment they are made or parsed; anything else is never cached.
+fn key(id: &str) -> Option<u128> {
+    uuid::Uuid::try_parse(id).ok().map(|u| u.as_u128())
+}
 
 impl LivenessCache {
-    /// A cache whose answers last `ttl`.
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache whose answers last `ttl`, holding up to `capacity` sessions.
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
         Self {
-            inner: Mutex::new(Inner {
-                entries: HashMap::new(),
-                epoch: 0,
-            }),
+            sessions: Cache::new(capacity),
+            users: Cache::new(capacity),
+            epoch: AtomicU64::new(0),
             ttl,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves only cache entries behind;
-        // clearing them is always safe.
-        self.inner.lock().unwrap_or_else(|poisoned| {
-            let mut inner = poisoned.into_inner();
-            inner.entries.clear();
-            inner
-        })
+    /// The fresh cached answer for session `sid`, if there is one: `Some(None)`
+    /// for a session known not to be live. A token carrying a newer version
+    /// than the remembered one (made by another instance after a password
+    /// change) is not answered from memory.
+    fn cached(&self, sid: u128, token_version: i64) -> Option<Option<LiveSession>> {
+        let session = self.sessions.get(&sid)?;
+        if session.fetched.elapsed() >= self.ttl {
+            return None;
+        }
+        let Some((user_key, ends_at)) = session.live else {
+            return Some(None);
+        };
+        let user = self.users.get(&user_key)?;
+        if user.fetched.elapsed() >= self.ttl || user.user.version < token_version {
+            return None;
+        }
+        Some(Some(LiveSession {
+            user: user.user,
+            ends_at,
+        }))
     }
 
     /// The live session `sid`, or `None` if it is revoked, ended, stale or
     /// unknown. From memory when a fresh answer is there, else from the database.
-    /// A token carrying a newer version than the remembered one (made by
-    /// another instance after a password change) is checked in the database.
     pub async fn check(
         &self,
         db: &Database,
@@ -88,67 +131,87 @@ impl LivenessCache {
         token_version: i64,
         now: NaiveDateTime,
     ) -> Result<Option<LiveSession>, ApiError> {
-        let epoch = {
-            let inner = self.lock();
-            let fresh = inner
-                .entries
-                .get(sid)
-                .filter(|e| e.fetched.elapsed() < self.ttl);
-            let outdated = |e: &&Entry| e.live.as_ref().is_some_and(|l| l.version < token_version);
-            if let Some(entry) = fresh.filter(|e| !outdated(e)) {
-                return Ok(entry.live.clone().filter(|live| live.ends_at > now));
-            }
-            inner.epoch
-        };
+        let sid_key = key(sid.as_str());
+        if let Some(answer) = sid_key.and_then(|k| self.cached(k, token_version)) {
+            return Ok(answer.filter(|live| live.ends_at > now));
+        }
+        let epoch = self.epoch.load(Ordering::SeqCst);
         // Stamped before the read: a slow read must not stretch how long the
         // answer is trusted past `ttl` from when it could have been true.
         let asked = Instant::now();
-        let key = sid.clone();
+        let id = sid.clone();
         let row = db
-            .run(move |conn| Ok::<_, ApiError>(SessionRow::find_with_user(conn, &key)?))
+            .run(move |conn| Ok::<_, ApiError>(SessionRow::find_with_user(conn, &id)?))
             .await?;
-        let live = row.filter(|r| policy.is_live(r, now)).map(|r| LiveSession {
-            ends_at: policy.ends_at(&r.session),
-            user_id: r.session.user_id,
-            version: r.user_version,
-            role: r.user.role,
-        });
-        self.store(sid.clone(), live.clone(), epoch, asked);
+        let live = row
+            .filter(|r| policy.is_live(r, now))
+            .map(|r| live_session(policy, r));
+        if let Some(sid_key) = sid_key {
+            self.store(sid_key, live.as_ref(), epoch, asked);
+        }
         Ok(live)
     }
 
-    fn store(&self, sid: SessionId, live: Option<LiveSession>, epoch: u64, asked: Instant) {
-        let mut inner = self.lock();
-        if inner.epoch != epoch {
-            return;
-        }
-        if inner.entries.len() > PRUNE_ABOVE {
-            let ttl = self.ttl;
-            inner.entries.retain(|_, e| e.fetched.elapsed() < ttl);
-        }
-        inner.entries.insert(
+    fn store(&self, sid: u128, live: Option<&LiveSession>, epoch: u64, asked: Instant) {
+        let user_key = live.and_then(|l| key(l.user.id.as_str()));
+        let entry = match (live, user_key) {
+            (Some(live), Some(user_key)) => {
+                self.users.insert(
+                    user_key,
+                    UserEntry {
+                        user: live.user.clone(),
+                        fetched: asked,
+                    },
+                );
+                Some((user_key, live.ends_at))
+            }
+            (Some(_), None) => return,
+            (None, _) => None,
+        };
+        self.sessions.insert(
             sid,
-            Entry {
-                live,
+            SessionEntry {
+                live: entry,
                 fetched: asked,
             },
         );
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            // A forget ran since the read began: what was read may be stale.
+            self.sessions.remove(&sid);
+            if let Some(user_key) = user_key {
+                self.users.remove(&user_key);
+            }
+        }
     }
 
     /// Forgets one session. Only `revoke.rs` calls this, after its transaction.
     pub(super) fn forget_session(&self, sid: &SessionId) {
-        let mut inner = self.lock();
-        inner.epoch += 1;
-        inner.entries.remove(sid);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(k) = key(sid.as_str()) {
+            self.sessions.remove(&k);
+        }
     }
 
-    /// Forgets every session of a user. Only `revoke.rs` calls this.
+    /// Forgets a user, and with it every one of their sessions' answers.
+    /// Only `revoke.rs` calls this.
     pub(super) fn forget_user(&self, user_id: &UserId) {
-        let mut inner = self.lock();
-        inner.epoch += 1;
-        inner
-            .entries
-            .retain(|_, e| e.live.as_ref().is_none_or(|l| l.user_id != *user_id));
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(k) = key(user_id.as_str()) {
+            self.users.remove(&k);
+        }
+    }
+}
+
+fn live_session(policy: SessionPolicy, found: SessionWithUser) -> LiveSession {
+    LiveSession {
+        ends_at: policy.ends_at(&found.session),
+        user: Arc::new(LiveUser {
+            id: found.user.id,
+            email: found.user.email,
+            role: found.user.role,
+            version: found.user_version,
+            created_at: found.user.created_at,
+        }),
     }
 }
 
@@ -162,12 +225,10 @@ impl Sessions {
             .check(&self.db, self.policy, &claims.sid, claims.ver, db::now())
             .await?;
         match live {
-            Some(live) if live.version == claims.ver && live.user_id == claims.sub => {
+            Some(live) if live.user.version == claims.ver && live.user.id == claims.sub => {
                 Ok(AuthUser {
-                    user_id: claims.sub,
                     session_id: claims.sid,
-                    version: live.version,
-                    role: live.role,
+                    user: live.user,
                 })
             }
             _ => Err(ApiError::InvalidToken),
@@ -180,47 +241,117 @@ mod tests {
     use super::*;
     use chrono::TimeDelta;
 
-    fn live(user: &UserId) -> Option<LiveSession> {
-        Some(LiveSession {
-            user_id: user.clone(),
-            version: 1,
-            role: Role::User,
+    fn live(user: &UserId, version: i64) -> LiveSession {
+        LiveSession {
+            user: Arc::new(LiveUser {
+                id: user.clone(),
+                email: "a@example.com".to_owned(),
+                role: Role::User,
+                version,
+                created_at: crate::db::now(),
+            }),
             ends_at: crate::db::now() + TimeDelta::hours(1),
-        })
+        }
+    }
+
+    fn cache() -> LivenessCache {
+        LivenessCache::new(Duration::from_secs(60), 1_000)
+    }
+
+    fn k(sid: &SessionId) -> u128 {
+        key(sid.as_str()).unwrap()
+    }
+
+    #[test]
+    fn a_stored_answer_is_served_from_memory() {
+        let cache = cache();
+        let sid = SessionId::new();
+        let answer = live(&UserId::new(), 3);
+        cache.store(k(&sid), Some(&answer), 0, Instant::now());
+        assert_eq!(cache.cached(k(&sid), 3), Some(Some(answer)));
+        // A token newer than the remembered version goes to the database.
+        assert_eq!(cache.cached(k(&sid), 4), None);
+        // A session known not to be live is remembered as such.
+        let dead = SessionId::new();
+        cache.store(k(&dead), None, 0, Instant::now());
+        assert_eq!(cache.cached(k(&dead), 1), Some(None));
     }
 
     #[test]
     fn a_stale_answer_is_not_stored_after_a_forget() {
-        let cache = LivenessCache::new(Duration::from_secs(1));
-        let sid = SessionId::new();
-        let epoch = cache.lock().epoch;
+        let cache = cache();
+        let (sid, user) = (SessionId::new(), UserId::new());
+        let epoch = cache.epoch.load(Ordering::SeqCst);
         cache.forget_session(&sid);
-        cache.store(sid, live(&UserId::new()), epoch, Instant::now());
-        assert!(cache.lock().entries.is_empty());
+        cache.store(k(&sid), Some(&live(&user, 1)), epoch, Instant::now());
+        assert_eq!(cache.cached(k(&sid), 1), None);
+        assert!(cache.sessions.is_empty() && cache.users.is_empty());
+
+        let epoch = cache.epoch.load(Ordering::SeqCst);
+        cache.forget_user(&user);
+        cache.store(k(&sid), Some(&live(&user, 1)), epoch, Instant::now());
+        assert_eq!(cache.cached(k(&sid), 1), None);
+    }
+
+    #[test]
+    fn a_store_racing_forgets_never_leaves_a_stale_answer() {
+        // Many threads store answers read "before" a forget while another
+        // forgets: after both finish, no answer from before the last forget
+        // may be served.
+        for _ in 0..200 {
+            let cache = Arc::new(cache());
+            let (sid, user) = (SessionId::new(), UserId::new());
+            let epoch = cache.epoch.load(Ordering::SeqCst);
+            let storer = {
+                let (cache, sid, user) = (cache.clone(), sid.clone(), user.clone());
+                std::thread::spawn(move || {
+                    cache.store(k(&sid), Some(&live(&user, 1)), epoch, Instant::now())
+                })
+            };
+            cache.forget_session(&sid);
+            storer.join().unwrap();
+            assert_eq!(cache.cached(k(&sid), 1), None);
+        }
     }
 
     #[test]
     fn an_answer_is_trusted_from_when_it_was_asked() {
-        let cache = LivenessCache::new(Duration::from_millis(200));
+        let cache = LivenessCache::new(Duration::from_millis(200), 1_000);
         let sid = SessionId::new();
         // A read that took longer than the TTL: its answer is stale on arrival.
         let asked = Instant::now() - Duration::from_millis(300);
-        cache.store(sid.clone(), live(&UserId::new()), 0, asked);
-        let inner = cache.lock();
-        let entry = inner.entries.get(&sid).unwrap();
-        assert!(entry.fetched.elapsed() >= cache.ttl, "stamped at the ask");
+        cache.store(k(&sid), Some(&live(&UserId::new(), 1)), 0, asked);
+        assert_eq!(cache.cached(k(&sid), 1), None);
     }
 
     #[test]
     fn forget_user_drops_only_that_user() {
-        let cache = LivenessCache::new(Duration::from_secs(1));
+        let cache = cache();
         let (a, b) = (SessionId::new(), SessionId::new());
         let (alice, bob) = (UserId::new(), UserId::new());
-        cache.store(a.clone(), live(&alice), 0, Instant::now());
-        cache.store(b.clone(), live(&bob), 0, Instant::now());
+        cache.store(k(&a), Some(&live(&alice, 1)), 0, Instant::now());
+        cache.store(k(&b), Some(&live(&bob, 1)), 0, Instant::now());
         cache.forget_user(&alice);
-        let inner = cache.lock();
-        assert!(!inner.entries.contains_key(&a));
-        assert!(inner.entries.contains_key(&b));
+        assert_eq!(cache.cached(k(&a), 1), None);
+        assert!(cache.cached(k(&b), 1).is_some());
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cache = LivenessCache::new(Duration::from_secs(60), 100);
+        let user = UserId::new();
+        for _ in 0..10_000 {
+            cache.store(
+                k(&SessionId::new()),
+                Some(&live(&user, 1)),
+                0,
+                Instant::now(),
+            );
+        }
+        assert!(
+            cache.sessions.len() <= 200,
+            "{} sessions",
+            cache.sessions.len()
+        );
     }
 }

@@ -73,7 +73,7 @@ impl Sessions {
     ) -> Result<(Attempt, Option<Candidate>), ApiError> {
         let (lockout, client) = (self.lockout, client.clone());
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 let Some(email) = email else {
                     return Ok((Attempt::Allowed, None));
                 };
@@ -110,7 +110,7 @@ impl Sessions {
     ) -> Result<(), ApiError> {
         let lockout = self.lockout;
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 conn.transaction(|conn| {
                     let locked = match &email {
                         Some(email) => login_failures::fail(
@@ -150,7 +150,7 @@ impl Sessions {
         let user_id = user.id.clone();
         let expires_at = self
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 conn.transaction(|conn| {
                     let now = db::now();
                     let expires_at = now + max_age;

@@ -39,7 +39,7 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, TimeDelta};
 use secrecy::SecretString;
 
-pub use live::{LiveSession, LivenessCache};
+pub use live::{LiveSession, LiveUser, LivenessCache};
 pub use revoke::Revocations;
 
 use crate::api::{Session, TokenResponse};
@@ -47,7 +47,7 @@ use crate::auth::password::Hasher;
 use crate::config::Config;
 use crate::db::sessions::{Refusal, SessionRow, SessionWithUser};
 use crate::db::users::UserRow;
-use crate::db::{self, Database, Role, SessionId, UserId};
+use crate::db::{self, Database, SessionId, UserId};
 use crate::error::{ApiError, GrantFailure};
 use crate::metrics::Metrics;
 use crate::tokens::{AccessTokens, RefreshKey, RefreshToken};
@@ -122,14 +122,11 @@ pub struct Lockout {
 /// and whose version is the user's current one.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    /// The user.
-    pub user_id: UserId,
     /// The session the token belongs to.
     pub session_id: SessionId,
-    /// The user's current token version.
-    pub version: i64,
-    /// The user's current role (not the one in the token).
-    pub role: Role,
+    /// The user as the liveness check found them: current version and role
+    /// (not the ones in the token).
+    pub user: std::sync::Arc<LiveUser>,
 }
 
 /// Tokens handed out by login, refresh and password change. (No `Debug`:
@@ -178,7 +175,7 @@ impl Sessions {
                 config.clock_leeway,
             ),
             refresh_key: RefreshKey::derive(secret),
-            liveness: std::sync::Arc::new(LivenessCache::new(LIVENESS_TTL)),
+            liveness: std::sync::Arc::new(LivenessCache::new(LIVENESS_TTL, live::CAPACITY)),
             metrics,
             lockout: Lockout {
                 max_failures: i64::from(config.login_max_failures),

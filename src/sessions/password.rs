@@ -24,7 +24,7 @@ impl Sessions {
         client: ClientInfo,
     ) -> Result<Issued, ApiError> {
         password::check_policy(change.new_password.expose())?;
-        let id = caller.user_id.clone();
+        let id = caller.user.id.clone();
         let user = self
             .db
             .run(move |conn| Ok::<_, ApiError>(UserRow::find(conn, &id)?))
@@ -42,7 +42,7 @@ impl Sessions {
         let (policy, who) = (self.policy, caller.clone());
         let (user, version, generation, ends_at) = self
             .revoking(move |conn, revocations| {
-                let (id, sid) = (&who.user_id, &who.session_id);
+                let (id, sid) = (&who.user.id, &who.session_id);
                 conn.transaction(|conn| {
                     let now = db::now();
                     UserRow::set_password_hash(conn, id, &new_hash, now)?;
@@ -53,7 +53,7 @@ impl Sessions {
                     let cause = AuditKind::PasswordChanged.as_str();
                     let version = revocations.all_for_user(conn, id, Some(sid), cause)?;
                     event.insert(conn)?;
-                    if version != who.version + 1 {
+                    if version != who.user.version + 1 {
                         // Another change (another password change, a logout-all)
                         // committed since this caller's token was checked.
                         return Err(ApiError::InvalidToken);

@@ -25,7 +25,7 @@ pub async fn purge_once(
     idle_ttl: TimeDelta,
     retention: TimeDelta,
 ) -> Result<usize, ApiError> {
-    db.run(move |conn| {
+    db.write(move |conn| {
         let cutoff = db::now() - retention;
         let sessions = SessionRow::purge(conn, cutoff, idle_ttl)?;
         let counts = login_failures::purge(conn, cutoff)?;

@@ -120,7 +120,7 @@ impl Sessions {
     {
         let (liveness, metrics) = (self.liveness.clone(), self.metrics.clone());
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 let mut revocations = Revocations::default();
                 let result = work(conn, &mut revocations);
                 revocations.forget(&liveness);
@@ -167,8 +167,8 @@ impl Sessions {
     /// Logout everywhere: every session and access token of the caller dies.
     pub async fn logout_all(&self, caller: AuthUser, client: ClientInfo) -> Result<(), ApiError> {
         self.revoking(move |conn, revocations| {
-            let event = client.event(AuditKind::LogoutAll).user(&caller.user_id);
-            revocations.all_for_user_audited(conn, &caller.user_id, None, event)?;
+            let event = client.event(AuditKind::LogoutAll).user(&caller.user.id);
+            revocations.all_for_user_audited(conn, &caller.user.id, None, event)?;
             Ok(())
         })
         .await

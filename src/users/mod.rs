@@ -70,7 +70,7 @@ pub async fn create_user(
     let hash = sessions.hasher().hash(password.into_secret()).await?;
     sessions
         .db()
-        .run(move |conn| {
+        .write(move |conn| {
             Ok(insert_user(conn, &email, &hash, role, &client, actor.as_ref())?.into())
         })
         .await
@@ -111,7 +111,7 @@ pub async fn update_user(
     actor: &AuthUser,
     client: ClientInfo,
 ) -> Result<User, ApiError> {
-    let actor_id = actor.user_id.clone();
+    let actor_id = actor.user.id.clone();
     let user = sessions
         .revoking(move |conn, revocations| {
             let user = UserRow::find(conn, &id)?.ok_or(ApiError::NotFound)?;
