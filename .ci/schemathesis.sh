@@ -5,7 +5,9 @@
 # Allow; schema-invalid requests are refused). Two passes: as an admin (the
 # operations that would end the admin's own session are left out, so the
 # token stays valid), then anonymously over every operation.
-# Usage: .ci/schemathesis.sh [SECONDS-PER-PASS]
+# One worker: with two threads, hypothesis's ast.parse trips CPython 3.11's
+# "AST constructor recursion depth mismatch" (a crash of the tool, not a
+# finding). Usage: .ci/schemathesis.sh [SECONDS-PER-PASS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 budget="${1:-60}"
@@ -37,10 +39,10 @@ token=$(curl -sf -X POST -H 'content-type: application/json' \
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method,negative_data_rejection
 
 echo "-- schemathesis as an admin ($budget s)"
-schemathesis --config-file .ci/schemathesis.toml run "$url/openapi.json" --checks "$checks" --max-time "$budget" --workers 2 \
+schemathesis --config-file .ci/schemathesis.toml run "$url/openapi.json" --checks "$checks" --max-time "$budget" --workers 1 \
     --exclude-path /auth/logout-all --exclude-path /auth/password --exclude-path /auth/logout \
     -H "Authorization: Bearer $token" --warnings off --seed 1
 
 echo "-- schemathesis anonymously ($budget s)"
-schemathesis --config-file .ci/schemathesis.toml run "$url/openapi.json" --checks "$checks" --max-time "$budget" --workers 2 \
+schemathesis --config-file .ci/schemathesis.toml run "$url/openapi.json" --checks "$checks" --max-time "$budget" --workers 1 \
     --warnings off --seed 2

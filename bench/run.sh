@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
+command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v psql >/dev/null || need+=(postgresql-client)

@@ -331,3 +331,47 @@ pub enum GrantFailure {
     /// A spent token was presented again: the session is now revoked.
     Reused,
 }
+
+/// The form body of `POST /auth/introspect` (RFC 7662). (No `Debug`: it
+/// holds a token.)
+#[derive(Deserialize, ToSchema)]
+pub struct IntrospectionRequest {
+    /// The access token to check.
+    pub token: String,
+    /// Accepted and ignored: only access tokens are introspected.
+    #[serde(default)]
+    pub token_type_hint: Option<String>,
+}
+
+/// The answer of `POST /auth/introspect` (RFC 7662): `{"active": false}`
+/// alone for any token that is not live, else its claims with the user's
+/// *current* role.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct Introspection {
+    /// Whether the token is valid and its session live right now.
+    pub active: bool,
+    /// The user's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<UserId>,
+    /// The session's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<SessionId>,
+    /// The user's current role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Expiry (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Always `Bearer` when active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+}

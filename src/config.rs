@@ -107,6 +107,14 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// Turns `POST /auth/introspect` on: callers present it as `Authorization: Bearer` (16 bytes or more)
+    #[arg(
+        long,
+        env = "WRISTBAND_INTROSPECTION_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub introspection_secret: Option<String>,
     /// `text` or `json` (one JSON object per line)
     #[arg(long, env = "WRISTBAND_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -192,6 +200,8 @@ pub struct Config {
     pub admin: Option<(String, SecretString)>,
     /// The Bearer token `/metrics` needs; `None`: `/metrics` is public.
     pub metrics_token: Option<SecretString>,
+    /// The Bearer token `/auth/introspect` needs; `None`: the endpoint is off.
+    pub introspection_secret: Option<SecretString>,
     /// How log lines are written.
     pub log_format: LogFormat,
     /// PEM files of the certificate chain and key: serve HTTPS.
@@ -336,6 +346,22 @@ impl<'a> Reader<'a> {
     }
 }
 
+impl Settings {
+    /// These settings for a throw-away server (`wristband serve --ephemeral`):
+    /// an in-memory SQLite database, a free port on 127.0.0.1, a signing key
+    /// generated at start (any configured one is ignored) and bcrypt cost 4;
+    /// everything else as given. Nothing outlives the process.
+    pub fn ephemeral(self) -> Self {
+        Self {
+            database_url: Some("sqlite::memory:".into()),
+            bind: Some("127.0.0.1:0".into()),
+            jwt_secret: None,
+            bcrypt_cost: Some("4".into()),
+            ..self
+        }
+    }
+}
+
 impl Config {
     /// Validates raw settings; the error names the offending variable.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
@@ -453,14 +479,18 @@ impl Config {
                     .map(Some)
                     .map_err(|_| format!("{v:?} is not an email address"))
             })?;
+        let shared_secret = |v: &str| {
+            if v.len() < 16 {
+                Err(format!("must be at least 16 bytes, got {}", v.len()))
+            } else {
+                Ok(Some(SecretString::from(v)))
+            }
+        };
         let metrics_token =
-            Reader::new("WRISTBAND_METRICS_TOKEN", &s.metrics_token).parse(None, |v| {
-                if v.len() < 16 {
-                    Err(format!("must be at least 16 bytes, got {}", v.len()))
-                } else {
-                    Ok(Some(SecretString::from(v)))
-                }
-            })?;
+            Reader::new("WRISTBAND_METRICS_TOKEN", &s.metrics_token).parse(None, shared_secret)?;
+        let introspection_secret =
+            Reader::new("WRISTBAND_INTROSPECTION_SECRET", &s.introspection_secret)
+                .parse(None, shared_secret)?;
         let log_format = Reader::new("WRISTBAND_LOG_FORMAT", &s.log_format).parse(
             LogFormat::Text,
             |v| match v.trim().to_ascii_lowercase().as_str() {
@@ -552,6 +582,7 @@ impl Config {
             database_timeout,
             admin,
             metrics_token,
+            introspection_secret,
             log_format,
             tls,
             purge_interval,

@@ -126,7 +126,9 @@ impl ApiError {
             Self::NotFound => "Not found.".into(),
             Self::MethodNotAllowed => "This method is not allowed here.".into(),
             Self::PayloadTooLarge => "The request body is too large.".into(),
-            Self::UnsupportedMediaType => "The request body must be application/json.".into(),
+            Self::UnsupportedMediaType => {
+                "The request body is not of the media type this endpoint takes.".into()
+            }
             Self::InvalidOrigin => "This request is not allowed from that origin.".into(),
             Self::TooManyRequests(_) => "Too many attempts; try again later.".into(),
             Self::RequestTimeout => "The request was not received in time.".into(),

@@ -22,7 +22,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve HTTP (the default).
-    Serve,
+    Serve {
+        /// A throw-away server for tests and demos: in-memory SQLite, a free
+        /// port on 127.0.0.1, a generated key, bcrypt cost 4.
+        #[arg(long)]
+        ephemeral: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create an admin, or make an existing account admin with this password
@@ -44,7 +49,11 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let cli = Cli::parse();
-    let config = match Config::from_settings(&cli.settings) {
+    let settings = match cli.command {
+        Some(Command::Serve { ephemeral: true }) => cli.settings.clone().ephemeral(),
+        _ => cli.settings.clone(),
+    };
+    let config = match Config::from_settings(&settings) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("wristband: {e}");
@@ -52,8 +61,9 @@ fn main() -> ExitCode {
         }
     };
     wristband::logging::init(config.log_format);
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config),
+    let command = cli.command.unwrap_or(Command::Serve { ephemeral: false });
+    let result = match command {
+        Command::Serve { .. } => serve(config),
         Command::Migrate => {
             startup::prepare_database(&config).map(|_| eprintln!("wristband: migrations applied"))
         }

@@ -55,6 +55,27 @@ pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.to_owned())
 }
 
+/// Checks that the request carries `expected` as its Bearer token (the
+/// operator-set secrets of `/metrics` and `/auth/introspect`). Both sides are
+/// hashed first, so the comparison takes the same time whatever the given
+/// value, its length included.
+pub fn require_shared_secret(
+    req: &HttpRequest,
+    expected: &secrecy::SecretString,
+) -> Result<(), ApiError> {
+    use secrecy::ExposeSecret;
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let given = bearer_token(req)?;
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(expected.expose_secret().as_bytes());
+    if bool::from(given.ct_eq(&expected)) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidToken)
+    }
+}
+
 /// The claims of a Bearer token that passes the stateless checks, whether or
 /// not its session is still live (logout uses it to find the session to end).
 pub fn verified_claims(req: &HttpRequest) -> Option<AccessClaims> {

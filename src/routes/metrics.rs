@@ -3,12 +3,10 @@
 //! needs that token as `Authorization: Bearer`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use secrecy::ExposeSecret;
-use subtle::ConstantTimeEq;
 
 use crate::api::ErrorResponse;
 use crate::error::ApiError;
-use crate::http::extract::bearer_token;
+use crate::http::extract::require_shared_secret;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 
@@ -31,14 +29,7 @@ pub async fn metrics(
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(expected) = &state.config.metrics_token {
-        let given = bearer_token(&req)?;
-        let matches: bool = given
-            .as_bytes()
-            .ct_eq(expected.expose_secret().as_bytes())
-            .into();
-        if !matches {
-            return Err(ApiError::InvalidToken);
-        }
+        require_shared_secret(&req, expected)?;
     }
     let (connections, idle) = state.db().pool_state();
     Ok(HttpResponse::Ok()

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod demo;
 pub mod health;
+pub mod introspect;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
@@ -66,6 +67,9 @@ pub fn table() -> Vec<Entry> {
             signed_in(r.to(auth::change_password))
         }),
         on(M::GET, "/auth/me", |r| signed_in(r.to(me::me))),
+        on(M::POST, "/auth/introspect", |r| {
+            r.to(introspect::introspect)
+        }),
         on(M::GET, "/auth/sessions", |r| {
             signed_in(r.to(sessions::list))
         }),

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use super::{admin, auth, demo, health, me, metrics, sessions};
+use super::{admin, auth, demo, health, introspect, me, metrics, sessions};
 use crate::api::ErrorResponse;
 use crate::state::AppState;
 
@@ -69,6 +69,7 @@ pub enum Unavailable {
         auth::logout_all,
         auth::change_password,
         me::me,
+        introspect::introspect,
         sessions::list,
         sessions::revoke,
         admin::list_users,
@@ -112,10 +113,12 @@ impl Modify for SecuritySchemes {
             "refresh_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("__Host-wristband_refresh"))),
         );
-        components.add_security_scheme(
-            "metrics_token",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
+        for operator_secret in ["metrics_token", "introspection_secret"] {
+            components.add_security_scheme(
+                operator_secret,
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+        }
     }
 }
 

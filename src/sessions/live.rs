@@ -31,6 +31,7 @@ use super::{AuthUser, SessionPolicy, Sessions};
 use crate::db::sessions::{SessionRow, SessionWithUser};
 use crate::db::{self, Database, Role, SessionId, UserId};
 use crate::error::ApiError;
+use crate::tokens::AccessClaims;
 
 /// The user of a live session, as stored when the session was last checked.
 /// (Disabled users have no live sessions.)
@@ -220,19 +221,45 @@ impl Sessions {
     /// must be live and the token's version and user the current ones.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, ApiError> {
         let claims = self.access.verify(token)?;
+        self.live_caller(claims)
+            .await?
+            .map(|(_, caller)| caller)
+            .ok_or(ApiError::InvalidToken)
+    }
+
+    /// RFC 7662 introspection: the token's claims and its caller if it would
+    /// authenticate right now (the same rule as [`Sessions::authenticate`]),
+    /// else `None`. Fails only when the database cannot answer.
+    pub async fn introspect(
+        &self,
+        token: &str,
+    ) -> Result<Option<(AccessClaims, AuthUser)>, ApiError> {
+        match self.access.verify(token) {
+            Ok(claims) => self.live_caller(claims).await,
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The caller of verified `claims` if their session is live and the
+    /// token's version and user the current ones.
+    async fn live_caller(
+        &self,
+        claims: AccessClaims,
+    ) -> Result<Option<(AccessClaims, AuthUser)>, ApiError> {
         let live = self
             .liveness
             .check(&self.db, self.policy, &claims.sid, claims.ver, db::now())
             .await?;
-        match live {
+        Ok(match live {
             Some(live) if live.user.version == claims.ver && live.user.id == claims.sub => {
-                Ok(AuthUser {
-                    session_id: claims.sid,
+                let caller = AuthUser {
+                    session_id: claims.sid.clone(),
                     user: live.user,
-                })
+                };
+                Some((claims, caller))
             }
-            _ => Err(ApiError::InvalidToken),
-        }
+            _ => None,
+        })
     }
 }
 

@@ -94,3 +94,64 @@ fn a_dotenv_file_is_read() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("WRISTBAND_SESSION_MAX_AGE"));
 }
+
+/// Sends one HTTP/1.1 request to `address` (`http://HOST:PORT`) and returns
+/// the whole response.
+fn http(address: &str, request_line: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let host = address.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "{request_line} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn serve_ephemeral_needs_no_settings_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    // Settings it replaces: a database file and a bind address.
+    let mut child = wristband(dir.path())
+        .args(["serve", "--ephemeral"])
+        .env("WRISTBAND_DATABASE_URL", "sqlite://would-be-created.db")
+        .env("WRISTBAND_BIND", "127.0.0.1:1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("wristband listening on ")
+        .map(str::to_owned);
+    let responses = address.as_ref().map(|address| {
+        let credentials = r#"{"email":"someone@example.com","password":"correct horse battery"}"#;
+        (
+            http(address, "POST /auth/register", credentials),
+            http(address, "POST /auth/login", credentials),
+        )
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let address = address.unwrap_or_else(|| panic!("first line was {line:?}"));
+    assert!(address.starts_with("http://127.0.0.1:"), "{address}");
+    assert!(
+        !address.ends_with(":1"),
+        "a free port, not the configured one"
+    );
+    let (registered, logged_in) = responses.unwrap();
+    assert!(registered.starts_with("HTTP/1.1 201"), "{registered}");
+    assert!(logged_in.starts_with("HTTP/1.1 200"), "{logged_in}");
+    assert!(logged_in.contains("access_token"));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "no file written: {left:?}");
+}

@@ -16,6 +16,7 @@ mod csrf_cors;
 mod health;
 mod helpers;
 mod instances;
+mod introspect;
 mod login;
 mod login_races;
 mod logout;

@@ -65,7 +65,18 @@ async fn the_document_lists_exactly_the_routes_served(app: TestApp) {
     }
 }
 
-backend_test!(every_documented_route_answers_and_every_refusal_is_documented);
+/// Every optional route turned on, so that each documented one is served.
+fn everything_on() -> wristband::config::Settings {
+    wristband::config::Settings {
+        introspection_secret: Some("an-introspection-secret-for-tests".into()),
+        ..crate::helpers::base_settings()
+    }
+}
+
+backend_test!(
+    every_documented_route_answers_and_every_refusal_is_documented,
+    everything_on()
+);
 async fn every_documented_route_answers_and_every_refusal_is_documented(app: TestApp) {
     let anon = app.anon();
     let doc: Value = anon.get("/openapi.json").await.body().await;

@@ -220,6 +220,12 @@ impl TestRequest<'_> {
         self
     }
 
+    /// A form body (`application/x-www-form-urlencoded`).
+    pub fn form<B: Serialize + ?Sized>(mut self, body: &B) -> Self {
+        self.builder = self.builder.form(body);
+        self
+    }
+
     /// A raw body (set the content type with [`TestRequest::header`]).
     pub fn body(mut self, body: &'static str) -> Self {
         self.builder = self.builder.body(body);
