@@ -479,9 +479,13 @@ impl Config {
                     .map(Some)
                     .map_err(|_| format!("{v:?} is not an email address"))
             })?;
+        // Presented as a Bearer token, so made of the characters one may hold.
         let shared_secret = |v: &str| {
+            let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
             if v.len() < 16 {
                 Err(format!("must be at least 16 bytes, got {}", v.len()))
+            } else if !v.bytes().all(token68) {
+                Err("may hold only letters, digits and - . _ ~ + / =".to_owned())
             } else {
                 Ok(Some(SecretString::from(v)))
             }
@@ -645,6 +649,16 @@ mod tests {
         );
         let e = config(|s| s.bcrypt_cost = Some("3".into())).unwrap_err();
         assert_eq!(e.variable, "WRISTBAND_BCRYPT_COST");
+        // A secret presented as a Bearer token must be one a header can carry.
+        let spaced = "a secret with spaces in it";
+        let e = config(|s| s.introspection_secret = Some(spaced.into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_INTROSPECTION_SECRET");
+        assert!(!e.to_string().contains(spaced), "not echoed");
+        let e = config(|s| s.metrics_token = Some("a-metrics-token#1".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_METRICS_TOKEN");
+        assert!(
+            config(|s| s.introspection_secret = Some("An+introspection/secret=".into())).is_ok()
+        );
         let e = config(|s| s.database_url = Some("mysql://x".into())).unwrap_err();
         assert_eq!(e.variable, "WRISTBAND_DATABASE_URL");
         let e = config(|s| s.registration = Some("maybe".into())).unwrap_err();

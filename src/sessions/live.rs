@@ -15,13 +15,14 @@
 //! reads the session and its user in one query on the blocking pool.
 //!
 //! A lookup that started before a revocation must not store its stale answer
-//! after the `forget`: every `forget` bumps an epoch *before* removing, and a
-//! store inserts *then* re-reads the epoch, taking its entries back out if it
-//! moved. Either the forget's removal comes after the insert, or the store
-//! sees the new epoch (both sequentially consistent).
+//! after the `forget`, not even for a moment: a `forget` bumps an epoch and
+//! removes under the write side of a lock, and a store checks the epoch and
+//! inserts under its read side, so a store either finishes before the forget
+//! (which then removes its entries) or sees the new epoch and stores
+//! nothing. Hits take no lock.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
@@ -80,6 +81,8 @@ pub struct LivenessCache {
     sessions: Cache<u128, SessionEntry>,
     users: Cache<u128, UserEntry>,
     epoch: AtomicU64,
+    /// Stores hold it shared, forgets exclusively (see the module docs).
+    gate: RwLock<()>,
     ttl: Duration,
 }
 
@@ -96,6 +99,7 @@ impl LivenessCache {
             sessions: Cache::new(capacity),
             users: Cache::new(capacity),
             epoch: AtomicU64::new(0),
+            gate: RwLock::new(()),
             ttl,
         }
     }
@@ -154,9 +158,17 @@ impl LivenessCache {
     }
 
     fn store(&self, sid: u128, live: Option<&LiveSession>, epoch: u64, asked: Instant) {
-        let user_key = live.and_then(|l| key(l.user.id.as_str()));
-        let entry = match (live, user_key) {
-            (Some(live), Some(user_key)) => {
+        // The lock guards no data: a panic elsewhere leaves nothing to repair.
+        let _shared = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            // A forget ran since the read began: what was read may be stale.
+            return;
+        }
+        let entry = match live {
+            Some(live) => {
+                let Some(user_key) = key(live.user.id.as_str()) else {
+                    return;
+                };
                 self.users.insert(
                     user_key,
                     UserEntry {
@@ -166,8 +178,7 @@ impl LivenessCache {
                 );
                 Some((user_key, live.ends_at))
             }
-            (Some(_), None) => return,
-            (None, _) => None,
+            None => None,
         };
         self.sessions.insert(
             sid,
@@ -176,17 +187,11 @@ impl LivenessCache {
                 fetched: asked,
             },
         );
-        if self.epoch.load(Ordering::SeqCst) != epoch {
-            // A forget ran since the read began: what was read may be stale.
-            self.sessions.remove(&sid);
-            if let Some(user_key) = user_key {
-                self.users.remove(&user_key);
-            }
-        }
     }
 
     /// Forgets one session. Only `revoke.rs` calls this, after its transaction.
     pub(super) fn forget_session(&self, sid: &SessionId) {
+        let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         self.epoch.fetch_add(1, Ordering::SeqCst);
         if let Some(k) = key(sid.as_str()) {
             self.sessions.remove(&k);
@@ -196,6 +201,7 @@ impl LivenessCache {
     /// Forgets a user, and with it every one of their sessions' answers.
     /// Only `revoke.rs` calls this.
     pub(super) fn forget_user(&self, user_id: &UserId) {
+        let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         self.epoch.fetch_add(1, Ordering::SeqCst);
         if let Some(k) = key(user_id.as_str()) {
             self.users.remove(&k);
@@ -339,6 +345,31 @@ mod tests {
             storer.join().unwrap();
             assert_eq!(cache.cached(k(&sid), 1), None);
         }
+    }
+
+    #[test]
+    fn once_a_forget_returns_no_stale_answer_is_ever_visible() {
+        // A store that read before the forget keeps trying while the cache is
+        // read: not for a moment may its answer be served.
+        let cache = Arc::new(cache());
+        let (sid, user) = (SessionId::new(), UserId::new());
+        let epoch = cache.epoch.load(Ordering::SeqCst);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let storer = {
+            let (cache, sid, stop) = (cache.clone(), sid.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    cache.store(k(&sid), Some(&live(&user, 1)), epoch, Instant::now());
+                }
+            })
+        };
+        cache.forget_session(&sid);
+        let seen = (0..200_000)
+            .filter(|_| cache.cached(k(&sid), 1).is_some())
+            .count();
+        stop.store(true, Ordering::SeqCst);
+        storer.join().unwrap();
+        assert_eq!(seen, 0, "a stale answer was served {seen} times");
     }
 
     #[test]
