@@ -789,9 +789,21 @@ def profile(name, workload, seconds=10):
             sys.exit("PostgreSQL is not reachable")
     else:
         url = sqlite_url("profile")
+    grown = re.fullmatch(r"me-(\d+)k", workload)
+    if grown:
+        # `me-1000k`: /auth/me with WARM_TOKENS tokens over that many thousand
+        # seeded sessions, as in workload (e).
+        path = url.removeprefix("sqlite://")
+        subprocess.run([WRISTBAND, "migrate"], check=True, capture_output=True,
+                       env={**os.environ, "WRISTBAND_DATABASE_URL": url, "WRISTBAND_JWT_SECRET": SECRET})
+        pairs = seed(path, int(grown.group(1)) * 1000)
+        step = max(1, len(pairs) // WARM_TOKENS)
+        tokens = lines_file("profile-tokens", [access_token(u, s) for u, s in pairs[::step][:WARM_TOKENS]])
     server = wristband("wristband-profile", url)
     try:
-        if workload == "me":
+        if grown:
+            drive = lambda: wrk(server, "/auth/me", seconds, CONNECTIONS, script="tokens.lua", lines=tokens)
+        elif workload == "me":
             token, _ = sign_in(server)
             drive = lambda: wrk(server, "/auth/me", seconds, CONNECTIONS,
                                 headers=[f"Authorization: Bearer {token}"])
@@ -799,7 +811,7 @@ def profile(name, workload, seconds=10):
             cookies = fresh_cookies(server, REFRESH_CONNECTIONS)
             drive = lambda: refresh_run(server, cookies, seconds)
         else:
-            sys.exit(f"unknown workload {workload!r}: me, refresh-sqlite or refresh-postgres")
+            sys.exit(f"unknown workload {workload!r}: me, me-NNNk, refresh-sqlite or refresh-postgres")
         data = os.path.join(WORK, "perf.data")
         perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "1000", "--call-graph", "dwarf,8192",
                                  "-p", str(server.process.pid), "-o", data, "--", "sleep", str(seconds)],
