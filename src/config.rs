@@ -481,10 +481,9 @@ impl Config {
             })?;
         // Presented as a Bearer token, so made of the characters one may hold.
         let shared_secret = |v: &str| {
-            let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
             if v.len() < 16 {
                 Err(format!("must be at least 16 bytes, got {}", v.len()))
-            } else if !v.bytes().all(token68) {
+            } else if !v.bytes().all(crate::tokens::is_token68_byte) {
                 Err("may hold only letters, digits and - . _ ~ + / =".to_owned())
             } else {
                 Ok(Some(SecretString::from(v)))

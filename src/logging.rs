@@ -70,12 +70,21 @@ thread_local! {
 
 /// Writes what is pending to stderr now. `main` calls it before it exits.
 pub fn flush() {
-    // A panic while the lock was held leaves only bytes behind; write them.
-    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    write_out(&mut pending());
+}
+
+/// The pending lines, locked. A panic while the lock was held leaves only
+/// bytes behind; they are written like any others.
+fn pending() -> std::sync::MutexGuard<'static, Vec<u8>> {
+    PENDING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Writes `pending` to stderr and empties it.
+fn write_out(pending: &mut Vec<u8>) {
     if !pending.is_empty() {
         let mut stderr = std::io::stderr().lock();
         // Nowhere to report a failed write to the log itself.
-        let _ = stderr.write_all(&pending).and_then(|()| stderr.flush());
+        let _ = stderr.write_all(pending).and_then(|()| stderr.flush());
         pending.clear();
     }
 }
@@ -84,17 +93,19 @@ pub fn flush() {
 struct Batched;
 
 impl Write for Batched {
+    /// env_logger writes a whole line, then flushes: the line is appended
+    /// and, when the batch is full or the line urgent, written out, under
+    /// one lock.
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = pending();
         pending.extend_from_slice(bytes);
+        if pending.len() >= BATCH_BYTES || URGENT.with(|u| u.replace(false)) {
+            write_out(&mut pending);
+        }
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        let full = PENDING.lock().map_or(true, |p| p.len() >= BATCH_BYTES);
-        if full || URGENT.with(|u| u.replace(false)) {
-            flush();
-        }
         Ok(())
     }
 }

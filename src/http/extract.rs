@@ -46,10 +46,7 @@ pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
         return Err(ApiError::MissingToken);
     }
     let token = token.trim();
-    let token68 = |b: &u8| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
-    };
-    if token.is_empty() || !token.as_bytes().iter().all(token68) {
+    if token.is_empty() || !token.bytes().all(crate::tokens::is_token68_byte) {
         return Err(ApiError::InvalidToken);
     }
     Ok(token.to_owned())

@@ -227,10 +227,14 @@ impl Sessions {
     /// must be live and the token's version and user the current ones.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, ApiError> {
         let claims = self.access.verify(token)?;
-        self.live_caller(claims)
+        let user = self
+            .live_user(&claims)
             .await?
-            .map(|(_, caller)| caller)
-            .ok_or(ApiError::InvalidToken)
+            .ok_or(ApiError::InvalidToken)?;
+        Ok(AuthUser {
+            session_id: claims.sid,
+            user,
+        })
     }
 
     /// RFC 7662 introspection: the token's claims and its caller if it would
@@ -240,32 +244,28 @@ impl Sessions {
         &self,
         token: &str,
     ) -> Result<Option<(AccessClaims, AuthUser)>, ApiError> {
-        match self.access.verify(token) {
-            Ok(claims) => self.live_caller(claims).await,
-            Err(_) => Ok(None),
-        }
+        let Ok(claims) = self.access.verify(token) else {
+            return Ok(None);
+        };
+        Ok(self.live_user(&claims).await?.map(|user| {
+            let caller = AuthUser {
+                session_id: claims.sid.clone(),
+                user,
+            };
+            (claims, caller)
+        }))
     }
 
-    /// The caller of verified `claims` if their session is live and the
+    /// The user of verified `claims` if their session is live and the
     /// token's version and user the current ones.
-    async fn live_caller(
-        &self,
-        claims: AccessClaims,
-    ) -> Result<Option<(AccessClaims, AuthUser)>, ApiError> {
+    async fn live_user(&self, claims: &AccessClaims) -> Result<Option<Arc<LiveUser>>, ApiError> {
         let live = self
             .liveness
             .check(&self.db, self.policy, &claims.sid, claims.ver, db::now())
             .await?;
-        Ok(match live {
-            Some(live) if live.user.version == claims.ver && live.user.id == claims.sub => {
-                let caller = AuthUser {
-                    session_id: claims.sid.clone(),
-                    user: live.user,
-                };
-                Some((claims, caller))
-            }
-            _ => None,
-        })
+        Ok(live
+            .map(|live| live.user)
+            .filter(|user| user.version == claims.ver && user.id == claims.sub))
     }
 }
 

@@ -9,3 +9,10 @@ pub mod refresh;
 pub use access::{AccessClaims, AccessTokens};
 pub use cookie::RefreshCookie;
 pub use refresh::{RefreshKey, RefreshToken};
+
+/// Whether `b` may appear in a Bearer token (RFC 7235 token68 characters):
+/// what the Bearer extractor accepts and what an operator secret presented
+/// as one must be made of.
+pub fn is_token68_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}

@@ -13,6 +13,25 @@ fn wristband(dir: &std::path::Path) -> Command {
     command
 }
 
+/// Starts a server: the child, its first stdout line, and the address that
+/// line announces (if it is the listening line).
+fn start(command: &mut Command) -> (std::process::Child, String, Option<String>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("wristband listening on ")
+        .map(str::to_owned);
+    (child, line, address)
+}
+
 #[test]
 fn bad_settings_stop_start_up_with_one_line_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,21 +65,11 @@ fn serve_prints_the_address_first_and_migrate_migrates() {
     assert!(status.success());
     assert!(dir.path().join("migrated.db").exists());
 
-    let mut child = wristband(dir.path())
-        .env("WRISTBAND_BIND", "127.0.0.1:0")
-        .env("WRISTBAND_BCRYPT_COST", "4")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("wristband listening on ")
-        .map(str::to_owned);
+    let (mut child, line, address) = start(
+        wristband(dir.path())
+            .env("WRISTBAND_BIND", "127.0.0.1:0")
+            .env("WRISTBAND_BCRYPT_COST", "4"),
+    );
     let answered = address.as_ref().map(|a| {
         let host = a.strip_prefix("http://").unwrap();
         let mut stream = std::net::TcpStream::connect(host).unwrap();
@@ -117,22 +126,12 @@ fn http(address: &str, request_line: &str, body: &str) -> String {
 fn serve_ephemeral_needs_no_settings_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     // Settings it replaces: a database file and a bind address.
-    let mut child = wristband(dir.path())
-        .args(["serve", "--ephemeral"])
-        .env("WRISTBAND_DATABASE_URL", "sqlite://would-be-created.db")
-        .env("WRISTBAND_BIND", "127.0.0.1:1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("wristband listening on ")
-        .map(str::to_owned);
+    let (mut child, line, address) = start(
+        wristband(dir.path())
+            .args(["serve", "--ephemeral"])
+            .env("WRISTBAND_DATABASE_URL", "sqlite://would-be-created.db")
+            .env("WRISTBAND_BIND", "127.0.0.1:1"),
+    );
     let responses = address.as_ref().map(|address| {
         let credentials = r#"{"email":"someone@example.com","password":"correct horse battery"}"#;
         (
