@@ -375,3 +375,40 @@ pub struct Introspection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
 }
+
+/// `POST /test/users` body (test mode only): a user and a live session in
+/// one call.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestUserRequest {
+    /// Email as typed.
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+    /// A password to log in with later (8 to 72 bytes); random if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Password, min_length = 8, max_length = 72)]
+    pub password: Option<Password>,
+    /// `user` (default) or `admin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Role>)]
+    pub role: Option<String>,
+}
+
+/// `POST /test/clock` body (test mode only).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockAdvance {
+    /// How far to move the clock forward: `30s`, `15m`, `8d` or seconds.
+    /// Never back: a negative advance is refused.
+    #[schema(example = "15m")]
+    pub advance: String,
+}
+
+/// The server's clock (test mode only).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClockState {
+    /// The time every rule of the server reads now.
+    pub now: DateTime<Utc>,
+    /// How far it is ahead of the system clock, in seconds.
+    pub offset_seconds: u64,
+}

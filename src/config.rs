@@ -14,6 +14,7 @@ use clap::Args;
 use secrecy::SecretString;
 
 use crate::db::DatabaseUrl;
+use crate::tokens::KeyAlgorithm;
 
 /// The raw settings as given on the command line or in the environment.
 #[derive(Args, Clone, Default)]
@@ -37,6 +38,25 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub jwt_secret: Option<String>,
+    /// Signing algorithm: HS256 (default) or EdDSA (Ed25519, public keys at /.well-known/jwks.json)
+    #[arg(long, env = "WRISTBAND_JWT_ALG", global = true)]
+    pub jwt_alg: Option<String>,
+    /// Comma list of earlier HS256 secrets that still verify access tokens
+    #[arg(
+        long,
+        env = "WRISTBAND_JWT_PREVIOUS_SECRETS",
+        global = true,
+        hide_env_values = true
+    )]
+    pub jwt_previous_secrets: Option<String>,
+    /// Key of refresh tokens (at least 32 bytes); generated and kept in the database if unset
+    #[arg(
+        long,
+        env = "WRISTBAND_REFRESH_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub refresh_secret: Option<String>,
     /// `iss` of access tokens
     #[arg(long, env = "WRISTBAND_ISSUER", global = true)]
     pub issuer: Option<String>,
@@ -133,6 +153,9 @@ pub struct Settings {
     /// How long a stopping server lets in-flight requests finish
     #[arg(long, env = "WRISTBAND_SHUTDOWN_TIMEOUT", global = true)]
     pub shutdown_timeout: Option<String>,
+    /// Test-only routes (/test/users, /test/clock) and a movable clock; loopback binds only
+    #[arg(long, env = "WRISTBAND_TEST_MODE", global = true)]
+    pub test_mode: Option<String>,
 }
 
 /// Whether anyone may register.
@@ -162,6 +185,12 @@ pub struct Config {
     pub bind: String,
     /// Configured signing key; `None` means "generated once, kept in the database".
     pub jwt_secret: Option<SecretString>,
+    /// `WRISTBAND_JWT_ALG`.
+    pub jwt_algorithm: KeyAlgorithm,
+    /// `WRISTBAND_JWT_PREVIOUS_SECRETS`.
+    pub jwt_previous_secrets: Vec<SecretString>,
+    /// `WRISTBAND_REFRESH_SECRET`; `None`: generated and kept in the database.
+    pub refresh_secret: Option<SecretString>,
     /// `iss` of access tokens.
     pub issuer: String,
     /// `aud` of access tokens.
@@ -212,6 +241,8 @@ pub struct Config {
     pub purge_retention: Duration,
     /// How long a stopping server lets in-flight requests finish.
     pub shutdown_timeout: Duration,
+    /// `WRISTBAND_TEST_MODE`.
+    pub test_mode: bool,
     /// HTTP worker threads (`None`: one per core). Not a user setting: tests
     /// and embedders lower it.
     pub workers: Option<usize>,
@@ -346,6 +377,17 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Whether every address `bind` names is a loopback one (test mode's rule).
+fn binds_loopback_only(bind: &str) -> bool {
+    match bind.to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
 impl Settings {
     /// These settings for a throw-away server (`wristband serve --ephemeral`):
     /// an in-memory SQLite database, a free port on 127.0.0.1, a signing key
@@ -356,6 +398,7 @@ impl Settings {
             database_url: Some("sqlite::memory:".into()),
             bind: Some("127.0.0.1:0".into()),
             jwt_secret: None,
+            refresh_secret: None,
             bcrypt_cost: Some("4".into()),
             ..self
         }
@@ -391,6 +434,44 @@ impl Config {
                 Ok(Some(SecretString::from(v)))
             }
         })?;
+
+        let key_secret = |v: &str| {
+            if v.len() < 32 {
+                Err(format!("must be at least 32 bytes, got {}", v.len()))
+            } else {
+                Ok(SecretString::from(v))
+            }
+        };
+        let jwt_algorithm = Reader::new("WRISTBAND_JWT_ALG", &s.jwt_alg)
+            .parse(KeyAlgorithm::Hs256, |v| {
+                KeyAlgorithm::parse(v).ok_or_else(|| format!("{v:?} is not HS256 or EdDSA"))
+            })?;
+        if jwt_algorithm == KeyAlgorithm::EdDsa && jwt_secret.is_some() {
+            return Err(invalid(
+                "WRISTBAND_JWT_SECRET",
+                "is an HS256 key: unset it with WRISTBAND_JWT_ALG=EdDSA (Ed25519 keys live in the database)",
+            ));
+        }
+        let jwt_previous_secrets = Reader::new(
+            "WRISTBAND_JWT_PREVIOUS_SECRETS",
+            &s.jwt_previous_secrets,
+        )
+        .parse(Vec::new(), |v| {
+            v.split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| key_secret(p.trim()))
+                .collect()
+        })?;
+        let refresh_secret = Reader::new("WRISTBAND_REFRESH_SECRET", &s.refresh_secret)
+            .parse(None, |v| key_secret(v).map(Some))?;
+        let test_mode =
+            Reader::new("WRISTBAND_TEST_MODE", &s.test_mode).parse(false, parse_bool)?;
+        if test_mode && !binds_loopback_only(&bind) {
+            return Err(invalid(
+                "WRISTBAND_TEST_MODE",
+                format!("is refused unless WRISTBAND_BIND is a loopback address, got {bind:?}"),
+            ));
+        }
 
         let non_empty = |v: &str| Ok(v.trim().to_owned());
         let issuer =
@@ -566,6 +647,9 @@ impl Config {
             database_url,
             bind,
             jwt_secret,
+            jwt_algorithm,
+            jwt_previous_secrets,
+            refresh_secret,
             issuer,
             audience,
             access_ttl,
@@ -591,6 +675,7 @@ impl Config {
             purge_interval,
             purge_retention,
             shutdown_timeout,
+            test_mode,
             workers: None,
         })
     }
@@ -624,6 +709,53 @@ mod tests {
         assert_eq!((c.login_max_failures, c.rate_limit_per_minute), (5, 30));
         assert!(!c.trust_proxy);
         assert!(c.jwt_secret.is_none());
+        assert_eq!(c.jwt_algorithm, KeyAlgorithm::Hs256);
+        assert!(c.jwt_previous_secrets.is_empty() && c.refresh_secret.is_none());
+        assert!(!c.test_mode);
+    }
+
+    #[test]
+    fn test_mode_is_for_loopback_binds_only() {
+        for bind in ["127.0.0.1:0", "[::1]:0", "localhost:0", "127.0.0.2:9000"] {
+            let c = config(|s| {
+                s.test_mode = Some("true".into());
+                s.bind = Some(bind.into());
+            });
+            assert!(c.is_ok_and(|c| c.test_mode), "{bind}");
+        }
+        for bind in ["0.0.0.0:0", "[::]:0", "192.0.2.1:0"] {
+            let e = config(|s| {
+                s.test_mode = Some("true".into());
+                s.bind = Some(bind.into());
+            })
+            .unwrap_err();
+            assert_eq!(e.variable, "WRISTBAND_TEST_MODE", "{bind}");
+        }
+        assert!(config(|s| s.bind = Some("0.0.0.0:0".into())).is_ok());
+    }
+
+    #[test]
+    fn key_settings_are_checked() {
+        let c = config(|s| s.jwt_alg = Some("eddsa".into())).unwrap();
+        assert_eq!(c.jwt_algorithm, KeyAlgorithm::EdDsa);
+        let e = config(|s| s.jwt_alg = Some("RS256".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_JWT_ALG");
+        let e = config(|s| {
+            s.jwt_alg = Some("EdDSA".into());
+            s.jwt_secret = Some("0123456789abcdef0123456789abcdef".into());
+        })
+        .unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_JWT_SECRET");
+        let c = config(|s| {
+            s.jwt_previous_secrets =
+                Some("0123456789abcdef0123456789abcdef, fedcba9876543210fedcba9876543210,".into())
+        })
+        .unwrap();
+        assert_eq!(c.jwt_previous_secrets.len(), 2);
+        let e = config(|s| s.jwt_previous_secrets = Some("short".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_JWT_PREVIOUS_SECRETS");
+        let e = config(|s| s.refresh_secret = Some("short".into())).unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_REFRESH_SECRET");
     }
 
     #[test]

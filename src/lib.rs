@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -19,6 +20,8 @@ pub mod startup;
 pub mod state;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 pub mod users;
 

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wristband::clock::Clock;
 use wristband::config::{Config, Settings};
 use wristband::startup::{self, Application};
 use wristband::users::{self, AdminSetup};
@@ -38,6 +39,11 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Retire the signing key and make a new one (of WRISTBAND_JWT_ALG)
+    /// current. Running instances switch within a second; tokens signed by
+    /// the old key verify until the access TTL plus leeway has passed.
+    /// Refresh tokens are not affected.
+    RotateKey,
 }
 
 fn main() -> ExitCode {
@@ -64,12 +70,15 @@ fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve { ephemeral: false });
     let result = match command {
         Command::Serve { .. } => serve(config),
-        Command::Migrate => {
-            startup::prepare_database(&config).map(|_| eprintln!("wristband: migrations applied"))
-        }
+        Command::Migrate => startup::prepare_database(&config, &Clock::system())
+            .map(|_| eprintln!("wristband: migrations applied")),
         Command::CreateAdmin { email } => {
             create_admin(&config, cli.settings.admin_password, &email)
         }
+        Command::RotateKey => startup::rotate_key(&config).map(|kid| {
+            println!("{kid}");
+            eprintln!("wristband: signing key {kid} is current");
+        }),
     };
     wristband::logging::flush();
     match result {
@@ -117,7 +126,7 @@ fn create_admin(
         Some(password) => password,
         None => read_password(email)?,
     };
-    let (db, _) = startup::prepare_database(config)?;
+    let (db, _) = startup::prepare_database(config, &Clock::system())?;
     let mut conn = startup::connection(&db)?;
     let outcome = users::setup_admin(&mut conn, email, &password, config.bcrypt_cost, true)
         .map_err(|e| startup::StartupError::because("cannot set up the admin", e))?;

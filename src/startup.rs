@@ -13,19 +13,22 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{NaiveDateTime, TimeDelta};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::password;
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::{Database, settings};
+use crate::db::{Database, DbConnection, settings};
 use crate::http::rate_limit::RateLimit;
 use crate::http::{observe, origin, timeout, tls};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::sessions::{Sessions, purge};
 use crate::state::AppState;
-use crate::tokens::RefreshCookie;
+use crate::tokens::keys::{self, Keys};
+use crate::tokens::{Keyring, RefreshCookie};
 use crate::users::{self, AdminSetup};
 
 /// Database connections per instance.
@@ -92,9 +95,36 @@ fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Connects, migrates, and returns the database with the signing secret
-/// (configured, or generated once and kept in the database).
-pub fn prepare_database(config: &Config) -> Result<(Database, Vec<u8>), StartupError> {
+/// How long a retired signing key still verifies: the access TTL plus leeway.
+pub fn key_window(config: &Config) -> TimeDelta {
+    TimeDelta::from_std(config.access_ttl + config.clock_leeway).unwrap_or(TimeDelta::MAX)
+}
+
+/// The keyring of `config`: the configured HS256 secret, or the stored
+/// keyring (made at the first start).
+fn keyring(
+    config: &Config,
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> Result<Keyring, StartupError> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok(Keyring::configured(
+            secret.expose_secret().as_bytes(),
+            &config.jwt_previous_secrets,
+        ));
+    }
+    keys::prepare(
+        conn,
+        config.jwt_algorithm,
+        &config.jwt_previous_secrets,
+        key_window(config),
+        now,
+    )
+    .map_err(|e| StartupError::because("cannot load the signing keys", e))
+}
+
+/// Connects, migrates, and returns the database with the keys.
+pub fn prepare_database(config: &Config, clock: &Clock) -> Result<(Database, Keys), StartupError> {
     let backend = config.database_url.backend();
     let cannot_open = |e| StartupError::because(format!("cannot open the {backend} database"), e);
     let db =
@@ -102,16 +132,46 @@ pub fn prepare_database(config: &Config) -> Result<(Database, Vec<u8>), StartupE
             .map_err(cannot_open)?;
     db.migrate()
         .map_err(|e| StartupError::because(format!("cannot migrate the {backend} database"), e))?;
-    let secret = match &config.jwt_secret {
-        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+    let mut conn = db.get().map_err(cannot_open)?;
+    let keyring = keyring(config, &mut conn, clock.now())?;
+    let refresh_secret = match &config.refresh_secret {
+        Some(secret) => secret.clone(),
         None => {
-            let mut conn = db.get().map_err(cannot_open)?;
-            settings::get_or_create(&mut conn, settings::JWT_SECRET, random_secret)
-                .map_err(|e| StartupError::because("cannot load the signing key", e))?
-                .into_bytes()
+            // A database from before the keyring derived refresh tokens from
+            // its generated signing key: keeping that secret keeps them valid.
+            let legacy = settings::get(&mut conn, settings::JWT_SECRET)
+                .map_err(|e| StartupError::because("cannot load the refresh secret", e))?;
+            settings::get_or_create(&mut conn, settings::REFRESH_SECRET, || {
+                legacy.unwrap_or_else(random_secret)
+            })
+            .map_err(|e| StartupError::because("cannot load the refresh secret", e))?
+            .into()
         }
     };
-    Ok((db, secret))
+    drop(conn);
+    Ok((
+        db,
+        Keys {
+            keyring,
+            refresh_secret,
+        },
+    ))
+}
+
+/// `wristband rotate-key`: retires the signing key and makes a new one
+/// current; returns its `kid`. Running instances pick it up within a second.
+pub fn rotate_key(config: &Config) -> Result<String, StartupError> {
+    if config.jwt_secret.is_some() {
+        return Err(StartupError::new(
+            "the signing key is WRISTBAND_JWT_SECRET: rotate it in your secret store, and list the \
+             old one in WRISTBAND_JWT_PREVIOUS_SECRETS until the access TTL has passed",
+        ));
+    }
+    let clock = Clock::system();
+    let (db, _) = prepare_database(config, &clock)?;
+    let mut conn = connection(&db)?;
+    keys::rotate(&mut conn, config.jwt_algorithm, clock.now())
+        .map_err(|e| StartupError::because("cannot rotate the signing key", e))
 }
 
 /// A pooled connection for the CLI and start-up, with the cause kept.
@@ -155,16 +215,28 @@ impl Application {
     /// Does everything up to and including binding the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let prepared = config.clone();
-        let (db, secret, dummy_hash) = web::block(move || {
-            let (db, secret) = prepare_database(&prepared)?;
+        let clock = if config.test_mode {
+            Clock::movable()
+        } else {
+            Clock::system()
+        };
+        let start_clock = clock.clone();
+        let (db, keys, dummy_hash) = web::block(move || {
+            let (db, keys) = prepare_database(&prepared, &start_clock)?;
             ensure_configured_admin(&prepared, &db)?;
             let dummy_hash = password::hash(&random_secret(), prepared.bcrypt_cost)
                 .map_err(|e| StartupError::because("cannot hash the dummy password", e))?;
-            Ok::<_, StartupError>((db, secret, SecretString::from(dummy_hash)))
+            Ok::<_, StartupError>((db, keys, SecretString::from(dummy_hash)))
         })
         .await
         .map_err(|e| StartupError::because("the start-up task failed", e))??;
 
+        if config.test_mode {
+            log::warn!(
+                "WRISTBAND_TEST_MODE=true: /test/users mints sessions without a password and \
+                 /test/clock moves time; never use this for real accounts"
+            );
+        }
         if !config.cookie_secure {
             log::warn!("WRISTBAND_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP");
         }
@@ -172,7 +244,7 @@ impl Application {
         let observed = metrics.clone();
         let db = db.observed(Arc::new(move |took| observed.pool_waited(took)));
         let state = web::Data::new(AppState {
-            sessions: Sessions::new(&config, db, &secret, dummy_hash, metrics.clone()),
+            sessions: Sessions::new(&config, db, keys, dummy_hash, metrics.clone(), clock),
             cookie: RefreshCookie::new(config.cookie_secure),
             config,
         });
@@ -188,10 +260,14 @@ impl Application {
             .unwrap_or(chrono::TimeDelta::MAX);
         purge::spawn(
             state.db().clone(),
+            state.sessions.clock().clone(),
             state.sessions.policy().idle_ttl,
             state.config.purge_interval,
             retention,
         );
+        if state.config.jwt_secret.is_none() {
+            spawn_keyring_reload(state.clone());
+        }
         let rate_limit = web::Data::new(RateLimit::per_minute(state.config.rate_limit_per_minute));
         spawn_rate_limit_cleanup(rate_limit.clone());
 
@@ -204,11 +280,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .wrap(from_fn(timeout::deadline))
                 .wrap(origin::cors(&app_state.config))
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("Cache-Control", "no-store"))
-                        .add(("X-Content-Type-Options", "nosniff")),
-                )
+                .wrap(default_headers(app_state.config.test_mode))
                 // Outermost: the log line and metrics see every answer,
                 // CORS preflights and timeouts included.
                 .wrap(from_fn(observe::observe))
@@ -257,10 +329,63 @@ impl Application {
         format!("{}://{}:{}", self.scheme, self.host, self.port)
     }
 
+    /// A handle that stops the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until the server is stopped (SIGINT/SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The headers every response carries (unless it sets its own), and in test
+/// mode the mark that tells a suite it is not talking to production.
+fn default_headers(test_mode: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add(("Cache-Control", "no-store"))
+        .add(("X-Content-Type-Options", "nosniff"));
+    if test_mode {
+        headers.add(("Wristband-Test-Mode", "1"))
+    } else {
+        headers
+    }
+}
+
+/// Every second, re-reads the stored keyring, so a `rotate-key` (or a key
+/// another instance made) is in force here within about a second.
+fn spawn_keyring_reload(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(1));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let (config, clock) = (&state.config, state.sessions.clock());
+            let (algorithm, previous) = (config.jwt_algorithm, config.jwt_previous_secrets.clone());
+            let (window, now) = (key_window(config), clock.now());
+            let loaded = state
+                .db()
+                .run(move |conn| {
+                    Ok::<_, crate::error::ApiError>(keys::load(
+                        conn, algorithm, &previous, window, now,
+                    )?)
+                })
+                .await;
+            match loaded {
+                Ok(Some(ring)) => {
+                    let kid = ring.current().kid().to_owned();
+                    if state.sessions.access().replace_keyring(ring) {
+                        log::info!("signing keys reloaded; current kid {kid}");
+                    }
+                }
+                // Keep the keys in force: the database is down, or holds no
+                // key of the configured algorithm (a start-up will make one).
+                Ok(None) => log::warn!("no current {} signing key stored", algorithm.as_str()),
+                Err(e) => log::debug!("cannot reload the signing keys: {e}"),
+            }
+        }
+    });
 }
 
 /// Every minute, drops the rate-limit state of clients back to a full burst.

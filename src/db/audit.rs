@@ -96,10 +96,15 @@ pub struct NewAuditEvent<'a> {
 }
 
 impl<'a> NewAuditEvent<'a> {
-    /// An event of `kind` happening now, from a client at `ip` with `user_agent`.
-    pub fn new(kind: AuditKind, ip: Option<&'a str>, user_agent: Option<&'a str>) -> Self {
+    /// An event of `kind` happening `at`, from a client at `ip` with `user_agent`.
+    pub fn new(
+        kind: AuditKind,
+        at: NaiveDateTime,
+        ip: Option<&'a str>,
+        user_agent: Option<&'a str>,
+    ) -> Self {
         Self {
-            at: super::now(),
+            at,
             event: kind.as_str(),
             user_id: None,
             actor_id: None,

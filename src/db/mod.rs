@@ -22,6 +22,7 @@ pub mod role;
 pub mod schema;
 pub mod sessions;
 pub mod settings;
+pub mod signing_keys;
 pub mod token_versions;
 pub mod users;
 mod writer;
@@ -410,6 +411,7 @@ pub fn check_schema(conn: &mut DbConnection) -> diesel::QueryResult<()> {
         "audit_events",
         "settings",
         "login_failures",
+        "signing_keys",
     ] {
         conn.batch_execute(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))?;
     }

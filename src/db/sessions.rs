@@ -364,7 +364,7 @@ mod tests {
         };
         new.insert(
             conn,
-            &NewAuditEvent::new(AuditKind::UserCreated, None, None),
+            &NewAuditEvent::new(AuditKind::UserCreated, at, None, None),
         )
         .unwrap();
         id

@@ -11,6 +11,7 @@ use actix_web::{FromRequest, HttpRequest};
 
 use super::extract::state_of;
 use crate::auth::ClientInfo;
+use crate::clock::Clock;
 use crate::error::ApiError;
 
 /// The client IP: the peer address, or with `trust_proxy` the last entry of
@@ -36,13 +37,14 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-fn client_info(req: &HttpRequest, trust_proxy: bool) -> ClientInfo {
+fn client_info(req: &HttpRequest, trust_proxy: bool, clock: Clock) -> ClientInfo {
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(256).collect());
     ClientInfo {
+        clock,
         ip: client_ip(req, trust_proxy).map(|ip| ip.to_string()),
         user_agent,
     }
@@ -53,7 +55,13 @@ impl FromRequest for ClientInfo {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(state_of(req).map(|state| client_info(req, state.config.trust_proxy)))
+        ready(state_of(req).map(|state| {
+            client_info(
+                req,
+                state.config.trust_proxy,
+                state.sessions.clock().clone(),
+            )
+        }))
     }
 }
 
@@ -68,14 +76,23 @@ mod tests {
             .peer_addr("10.0.0.1:5000".parse().unwrap())
             .insert_header(("x-forwarded-for", "6.6.6.6, 203.0.113.7"))
             .to_http_request();
-        assert_eq!(client_info(&req, true).ip.as_deref(), Some("203.0.113.7"));
-        assert_eq!(client_info(&req, false).ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            client_info(&req, true, Clock::system()).ip.as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            client_info(&req, false, Clock::system()).ip.as_deref(),
+            Some("10.0.0.1")
+        );
         // A proxy that adds a line of its own after the client's.
         let req = TestRequest::default()
             .peer_addr("10.0.0.1:5000".parse().unwrap())
             .append_header(("x-forwarded-for", "6.6.6.6"))
             .append_header(("x-forwarded-for", "203.0.113.8"))
             .to_http_request();
-        assert_eq!(client_info(&req, true).ip.as_deref(), Some("203.0.113.8"));
+        assert_eq!(
+            client_info(&req, true, Clock::system()).ip.as_deref(),
+            Some("203.0.113.8")
+        );
     }
 }

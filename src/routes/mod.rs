@@ -7,10 +7,12 @@ pub mod auth;
 pub mod demo;
 pub mod health;
 pub mod introspect;
+pub mod jwks;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
 pub mod sessions;
+pub mod testing;
 
 use actix_web::ResponseError;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -102,6 +104,10 @@ pub fn table() -> Vec<Entry> {
         on(M::GET, "/readyz", |r| r.to(health::readyz)),
         on(M::GET, "/openapi.json", |r| r.to(openapi::openapi)),
         on(M::GET, "/metrics", |r| r.to(metrics::metrics)),
+        on(M::GET, "/.well-known/jwks.json", |r| r.to(jwks::jwks)),
+        on(M::POST, "/test/users", |r| r.to(testing::create_user)),
+        on(M::GET, "/test/clock", |r| r.to(testing::clock)),
+        on(M::POST, "/test/clock", |r| r.to(testing::advance_clock)),
         on(M::GET, "/", |r| r.to(demo::index)),
         on(M::GET, "/app.js", |r| r.to(demo::app_js)),
         on(M::GET, "/wristband.js", |r| r.to(demo::client_js)),
@@ -133,7 +139,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         let resource = routes
             .iter()
             .fold(resource(path, &methods), |resource, entry| {
-                resource.route((entry.build)(web::route().method(entry.method.clone())))
+                let route = (entry.build)(web::route().method(entry.method.clone()));
+                resource.route(route.wrap(from_fn(crate::http::errors_as_responses)))
             });
         cfg.service(resource);
     }
@@ -265,7 +272,17 @@ impl<'de> serde::Deserialize<'de> for UniqueObject {
 
 /// 200 with the token body and the refresh cookie.
 pub fn token_response(state: &AppState, issued: Issued) -> HttpResponse {
-    HttpResponse::Ok()
+    token_response_with(HttpResponse::Ok(), state, issued)
+}
+
+/// `builder`'s status with the token body and the refresh cookie: the one
+/// place a refresh cookie is set.
+pub fn token_response_with(
+    mut builder: actix_web::HttpResponseBuilder,
+    state: &AppState,
+    issued: Issued,
+) -> HttpResponse {
+    builder
         .cookie(state.cookie.set(&issued.refresh, issued.cookie_max_age))
         .json(issued.body)
 }

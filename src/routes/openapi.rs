@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use super::{admin, auth, demo, health, introspect, me, metrics, sessions};
+use super::{admin, auth, demo, health, introspect, jwks, me, metrics, sessions, testing};
 use crate::api::ErrorResponse;
 use crate::state::AppState;
 
@@ -84,6 +84,10 @@ pub enum Unavailable {
         health::readyz,
         openapi,
         metrics::metrics,
+        jwks::jwks,
+        testing::create_user,
+        testing::clock,
+        testing::advance_clock,
         demo::index,
         demo::app_js,
         demo::client_js,
@@ -96,6 +100,7 @@ pub enum Unavailable {
         (name = "sessions", description = "The caller's own sessions"),
         (name = "admin", description = "Users, sessions and the audit log (admins only)"),
         (name = "operations", description = "Health, readiness, the API document"),
+        (name = "testing", description = "Test mode only (`WRISTBAND_TEST_MODE=true`): users with sessions in one call, a clock that moves forward; 404 otherwise"),
         (name = "demo", description = "The demo app and the browser client module"),
     )
 )]

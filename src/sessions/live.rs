@@ -30,7 +30,7 @@ use quick_cache::sync::Cache;
 
 use super::{AuthUser, SessionPolicy, Sessions};
 use crate::db::sessions::{SessionRow, SessionWithUser};
-use crate::db::{self, Database, Role, SessionId, UserId};
+use crate::db::{Database, Role, SessionId, UserId};
 use crate::error::ApiError;
 use crate::tokens::AccessClaims;
 
@@ -261,7 +261,13 @@ impl Sessions {
     async fn live_user(&self, claims: &AccessClaims) -> Result<Option<Arc<LiveUser>>, ApiError> {
         let live = self
             .liveness
-            .check(&self.db, self.policy, &claims.sid, claims.ver, db::now())
+            .check(
+                &self.db,
+                self.policy,
+                &claims.sid,
+                claims.ver,
+                self.clock.now(),
+            )
             .await?;
         Ok(live
             .map(|live| live.user)

@@ -4,6 +4,7 @@
 //! take as long), and the new session — which is only created if the password
 //! and token version it was checked against are still the current ones.
 
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::Connection;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -36,7 +37,7 @@ impl Sessions {
         let (attempt, candidate) = self.begin_attempt(email.clone(), &client).await?;
         if let Attempt::Locked { until, .. } = attempt {
             self.metrics.login(metrics::Login::Locked);
-            let seconds = (until - db::now()).num_milliseconds().max(0) as u64;
+            let seconds = (until - self.clock.now()).num_milliseconds().max(0) as u64;
             return Err(ApiError::TooManyRequests(seconds.div_ceil(1000)));
         }
         let hash = candidate
@@ -72,6 +73,7 @@ impl Sessions {
         client: &ClientInfo,
     ) -> Result<(Attempt, Option<Candidate>), ApiError> {
         let (lockout, client) = (self.lockout, client.clone());
+        let now = self.clock.now();
         self.db
             .write(move |conn| {
                 let Some(email) = email else {
@@ -80,7 +82,7 @@ impl Sessions {
                 let attempt = login_failures::begin(
                     conn,
                     &email,
-                    db::now(),
+                    now,
                     lockout.max_failures,
                     lockout.duration,
                 )?;
@@ -108,7 +110,7 @@ impl Sessions {
         email: Option<String>,
         client: ClientInfo,
     ) -> Result<(), ApiError> {
-        let lockout = self.lockout;
+        let (lockout, clock) = (self.lockout, self.clock.clone());
         self.db
             .write(move |conn| {
                 conn.transaction(|conn| {
@@ -116,7 +118,7 @@ impl Sessions {
                         Some(email) => login_failures::fail(
                             conn,
                             email,
-                            db::now(),
+                            clock.now(),
                             lockout.max_failures,
                             lockout.duration,
                         )?,
@@ -148,39 +150,89 @@ impl Sessions {
         let Candidate { user, version } = candidate;
         let verified_hash = user.password_hash.clone();
         let user_id = user.id.clone();
+        let clock = self.clock.clone();
         let expires_at = self
             .db
             .write(move |conn| {
                 conn.transaction(|conn| {
-                    let now = db::now();
-                    let expires_at = now + max_age;
                     // The write first (see `db`): insert, then check.
-                    NewSession {
-                        id: &sid,
-                        user_id: &user_id,
-                        token_version: version,
-                        generation: 1,
-                        created_at: now,
-                        last_refreshed_at: now,
-                        expires_at,
-                        user_agent: client.user_agent.as_deref(),
-                        ip: client.ip.as_deref(),
-                    }
-                    .insert(conn)?;
+                    let expires_at = insert_session(
+                        conn,
+                        &sid,
+                        &user_id,
+                        version,
+                        clock.now(),
+                        max_age,
+                        &client,
+                    )?;
                     if !still_current(conn, &user_id, &verified_hash, version)? {
                         return Err(ApiError::InvalidCredentials);
                     }
                     login_failures::succeed(conn, &email)?;
-                    client
-                        .event(AuditKind::LoginSucceeded)
-                        .user(&user_id)
-                        .session(&sid)
-                        .insert(conn)?;
                     Ok(expires_at)
                 })
             })
             .await?;
-        let ends_at = expires_at.min(db::now() + self.policy.idle_ttl);
+        let ends_at = expires_at.min(self.clock.now() + self.policy.idle_ttl);
+        self.issue(user, &session_id, 1, version, ends_at)
+    }
+}
+
+/// Inserts a new session (generation 1) of `user_id` at `version`, with its
+/// `login_succeeded` event; returns when it ends at the latest.
+fn insert_session(
+    conn: &mut DbConnection,
+    sid: &SessionId,
+    user_id: &db::UserId,
+    version: i64,
+    now: NaiveDateTime,
+    max_age: TimeDelta,
+    client: &ClientInfo,
+) -> Result<NaiveDateTime, ApiError> {
+    let expires_at = now + max_age;
+    NewSession {
+        id: sid,
+        user_id,
+        token_version: version,
+        generation: 1,
+        created_at: now,
+        last_refreshed_at: now,
+        expires_at,
+        user_agent: client.user_agent.as_deref(),
+        ip: client.ip.as_deref(),
+    }
+    .insert(conn)?;
+    client
+        .event(AuditKind::LoginSucceeded)
+        .user(user_id)
+        .session(sid)
+        .insert(conn)?;
+    Ok(expires_at)
+}
+
+impl Sessions {
+    /// Opens a session of `user_id` without checking a password: only test
+    /// mode's `POST /test/users` calls this, for the user it just created.
+    pub async fn open_session_unchecked(
+        &self,
+        user_id: db::UserId,
+        client: ClientInfo,
+    ) -> Result<Issued, ApiError> {
+        let (session_id, max_age, now) = (SessionId::new(), self.policy.max_age, self.clock.now());
+        let sid = session_id.clone();
+        let (user, version, expires_at) = self
+            .db
+            .write(move |conn| {
+                conn.transaction(|conn| {
+                    let user = UserRow::find(conn, &user_id)?.ok_or(ApiError::NotFound)?;
+                    let version = TokenVersion::current(conn, &user_id)?;
+                    let expires_at =
+                        insert_session(conn, &sid, &user_id, version, now, max_age, &client)?;
+                    Ok::<_, ApiError>((user, version, expires_at))
+                })
+            })
+            .await?;
+        let ends_at = expires_at.min(now + self.policy.idle_ttl);
         self.issue(user, &session_id, 1, version, ends_at)
     }
 }

@@ -37,19 +37,21 @@ mod rotate;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 pub use live::{LiveSession, LiveUser, LivenessCache};
 pub use revoke::Revocations;
 
 use crate::api::{Session, TokenResponse};
 use crate::auth::password::Hasher;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::sessions::{Refusal, SessionRow, SessionWithUser};
 use crate::db::users::UserRow;
-use crate::db::{self, Database, SessionId, UserId};
+use crate::db::{Database, SessionId, UserId};
 use crate::error::{ApiError, GrantFailure};
 use crate::metrics::Metrics;
+use crate::tokens::keys::Keys;
 use crate::tokens::{AccessTokens, RefreshKey, RefreshToken};
 
 /// How long a liveness answer is trusted: the bound on how late another
@@ -153,28 +155,33 @@ pub struct Sessions {
     /// A bcrypt hash of a random password at the configured cost: unknown
     /// emails are verified against it so they take as long as wrong passwords.
     dummy_hash: SecretString,
+    /// What every rule here reads the time from.
+    clock: Clock,
 }
 
 impl Sessions {
-    /// The session rules over `db`, with the keys made from `secret`.
+    /// The session rules over `db`, with `keys`, timed by `clock`.
     pub fn new(
         config: &Config,
         db: Database,
-        secret: &[u8],
+        keys: Keys,
         dummy_hash: SecretString,
         metrics: std::sync::Arc<Metrics>,
+        clock: Clock,
     ) -> Self {
         Self {
             db,
             policy: SessionPolicy::from_config(config),
             access: AccessTokens::new(
-                secret,
+                keys.keyring,
                 &config.issuer,
                 &config.audience,
                 config.access_ttl,
                 config.clock_leeway,
+                clock.clone(),
             ),
-            refresh_key: RefreshKey::derive(secret),
+            refresh_key: RefreshKey::derive(keys.refresh_secret.expose_secret().as_bytes()),
+            clock,
             liveness: std::sync::Arc::new(LivenessCache::new(LIVENESS_TTL, live::CAPACITY)),
             metrics,
             lockout: Lockout {
@@ -184,6 +191,11 @@ impl Sessions {
             hasher: Hasher::new(config.bcrypt_cost),
             dummy_hash,
         }
+    }
+
+    /// The clock every rule reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// bcrypt, bounded by the cores.
@@ -231,7 +243,7 @@ impl Sessions {
                 user: user.into(),
             },
             refresh: self.refresh_key.issue(session_id, generation),
-            cookie_max_age: (ends_at - db::now()).num_seconds().max(0),
+            cookie_max_age: (ends_at - self.clock.now()).num_seconds().max(0),
         })
     }
 
@@ -241,12 +253,10 @@ impl Sessions {
         user_id: UserId,
         current: Option<SessionId>,
     ) -> Result<Vec<Session>, ApiError> {
-        let idle = self.policy.idle_ttl;
+        let (idle, now) = (self.policy.idle_ttl, self.clock.now());
         let rows = self
             .db
-            .run(move |conn| {
-                Ok::<_, ApiError>(SessionRow::list_live(conn, &user_id, db::now(), idle)?)
-            })
+            .run(move |conn| Ok::<_, ApiError>(SessionRow::list_live(conn, &user_id, now, idle)?))
             .await?;
         Ok(rows
             .into_iter()

@@ -7,7 +7,6 @@ use diesel::Connection;
 use super::{AuthUser, Issued, Sessions};
 use crate::api::PasswordChange;
 use crate::auth::{ClientInfo, password};
-use crate::db;
 use crate::db::audit::AuditKind;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
@@ -44,7 +43,7 @@ impl Sessions {
             .revoking(move |conn, revocations| {
                 let (id, sid) = (&who.user.id, &who.session_id);
                 conn.transaction(|conn| {
-                    let now = db::now();
+                    let now = revocations.now();
                     UserRow::set_password_hash(conn, id, &new_hash, now)?;
                     let event = client
                         .event(AuditKind::PasswordChanged)

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 
+use crate::clock::Clock;
+use crate::db::Database;
 use crate::db::login_failures;
 use crate::db::sessions::SessionRow;
-use crate::db::{self, Database};
 use crate::error::ApiError;
 
 /// Deletes the sessions that were revoked or ended more than `retention`
@@ -22,11 +23,12 @@ use crate::error::ApiError;
 /// returns how many rows went.
 pub async fn purge_once(
     db: &Database,
+    clock: &Clock,
     idle_ttl: TimeDelta,
     retention: TimeDelta,
 ) -> Result<usize, ApiError> {
+    let cutoff = clock.now() - retention;
     db.write(move |conn| {
-        let cutoff = db::now() - retention;
         let sessions = SessionRow::purge(conn, cutoff, idle_ttl)?;
         let counts = login_failures::purge(conn, cutoff)?;
         Ok::<_, ApiError>(sessions + counts)
@@ -35,12 +37,18 @@ pub async fn purge_once(
 }
 
 /// Runs [`purge_once`] every `every` on the current actix runtime.
-pub fn spawn(db: Database, idle_ttl: TimeDelta, every: Duration, retention: TimeDelta) {
+pub fn spawn(
+    db: Database,
+    clock: Clock,
+    idle_ttl: TimeDelta,
+    every: Duration,
+    retention: TimeDelta,
+) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(every);
         loop {
             interval.tick().await;
-            match purge_once(&db, idle_ttl, retention).await {
+            match purge_once(&db, &clock, idle_ttl, retention).await {
                 Ok(0) => {}
                 Ok(n) => log::info!("purged {n} ended sessions and stale login counts"),
                 Err(e) => log::warn!("session purge failed: {e}"),

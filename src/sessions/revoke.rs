@@ -17,11 +17,12 @@ use diesel::QueryResult;
 
 use super::{AuthUser, LivenessCache, Sessions};
 use crate::auth::ClientInfo;
+use crate::clock::Clock;
 use crate::db::audit::{AuditKind, NewAuditEvent};
 use crate::db::sessions::SessionRow;
 use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
-use crate::db::{self, DbConnection, SessionId, UserId};
+use crate::db::{DbConnection, SessionId, UserId};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::tokens::AccessClaims;
@@ -32,6 +33,8 @@ use crate::tokens::AccessClaims;
 #[derive(Debug, Default)]
 #[must_use]
 pub struct Revocations {
+    /// What revocations are stamped with (the system clock by default).
+    clock: Clock,
     sessions: Vec<SessionId>,
     users: Vec<UserId>,
     /// One entry per revocation that took effect: its cause (the name of the
@@ -40,6 +43,11 @@ pub struct Revocations {
 }
 
 impl Revocations {
+    /// The time by the server's clock.
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        self.clock.now()
+    }
+
     /// Revokes one session (only if it belongs to `owner`, when given) for
     /// `cause`; returns whether this call revoked it.
     pub fn session(
@@ -50,7 +58,7 @@ impl Revocations {
         cause: AuditKind,
     ) -> QueryResult<bool> {
         self.sessions.push(id.clone());
-        let revoked = SessionRow::revoke(conn, id, owner, db::now())?;
+        let revoked = SessionRow::revoke(conn, id, owner, self.clock.now())?;
         if revoked {
             self.causes.push(cause.as_str());
         }
@@ -70,7 +78,7 @@ impl Revocations {
     ) -> QueryResult<i64> {
         self.users.push(user_id.clone());
         let version = TokenVersion::bump(conn, user_id)?;
-        SessionRow::revoke_all_for_user(conn, user_id, keep, db::now())?;
+        SessionRow::revoke_all_for_user(conn, user_id, keep, self.clock.now())?;
         self.causes.push(cause);
         Ok(version)
     }
@@ -119,9 +127,13 @@ impl Sessions {
         T: Send + 'static,
     {
         let (liveness, metrics) = (self.liveness.clone(), self.metrics.clone());
+        let clock = self.clock.clone();
         self.db
             .write(move |conn| {
-                let mut revocations = Revocations::default();
+                let mut revocations = Revocations {
+                    clock,
+                    ..Revocations::default()
+                };
                 let result = work(conn, &mut revocations);
                 revocations.forget(&liveness);
                 // Counted only when the work (and so its transaction) succeeded.

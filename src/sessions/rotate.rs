@@ -8,7 +8,7 @@ use super::{Issued, Revocations, Sessions};
 use crate::auth::ClientInfo;
 use crate::db::audit::AuditKind;
 use crate::db::sessions::{SessionRow, SessionWithUser};
-use crate::db::{self, DbConnection, SessionId};
+use crate::db::{DbConnection, SessionId};
 use crate::error::{ApiError, GrantFailure};
 use crate::metrics;
 
@@ -98,7 +98,7 @@ fn rotate(
     for _ in 0..3 {
         let found = SessionRow::find_with_user(conn, sid)?
             .ok_or(ApiError::InvalidGrant(GrantFailure::Unknown))?;
-        let now = db::now();
+        let now = revocations.now();
         if let Some(refusal) = policy.refusal(&found, now) {
             return Err(ApiError::InvalidGrant(refusal));
         }

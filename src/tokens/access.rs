@@ -1,18 +1,22 @@
-//! Access tokens: short-lived HS256 JWTs with header `typ: at+jwt` and a `kid`.
+//! Access tokens: short-lived JWTs with header `typ: at+jwt` and the `kid` of
+//! the key that signed them (HS256 or EdDSA, see `keys.rs`).
 //!
-//! Issuing and the stateless half of verification live here: signature with
-//! the pinned algorithm (the header's `alg` is never trusted), `exp` and `nbf`
-//! with the configured leeway, `iss`, `aud`, and the presence and form of every
-//! claim. Whether the session is still live is the extractor's second step
-//! (`auth/extract.rs`), through the liveness cache.
+//! Issuing and the stateless half of verification live here: the key named by
+//! `kid` and *its* algorithm (the header's `alg` is never trusted), `exp` and
+//! `nbf` against the server's clock with the configured leeway, `iss`, `aud`,
+//! and the presence and form of every claim. Whether the session is still live
+//! is the extractor's second step (`auth/extract.rs`), through the liveness
+//! cache.
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::keys::{Jwks, KeyAlgorithm, Keyring};
+use crate::clock::Clock;
 use crate::db::{Role, SessionId, UserId};
 use crate::error::ApiError;
 
@@ -45,48 +49,85 @@ pub struct AccessClaims {
 
 /// Issues and checks access tokens.
 pub struct AccessTokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    kid: String,
-    validation: Validation,
+    /// Swapped whole when the stored keyring changes (see `keys.rs`).
+    keyring: RwLock<Arc<Keyring>>,
+    hs256: Validation,
+    eddsa: Validation,
+    leeway: i64,
     ttl: Duration,
     issuer: String,
     audience: String,
+    clock: Clock,
+}
+
+/// Presence, `iss` and `aud`; the times are checked against [`Clock`] here,
+/// not by the library (which reads the system clock).
+fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = 0;
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+    validation
+}
+
+fn refused(why: &str) -> ApiError {
+    log::debug!("access token refused: {why}");
+    ApiError::InvalidToken
 }
 
 impl AccessTokens {
-    /// Keys from `secret`; `kid` is a fingerprint of the secret, so tokens
-    /// signed under another key are refused by name before any signature check.
+    /// Tokens signed by `keyring`'s current key, timed by `clock`.
     pub fn new(
-        secret: &[u8],
+        keyring: Keyring,
         issuer: &str,
         audience: &str,
         ttl: Duration,
         leeway: Duration,
+        clock: Clock,
     ) -> Self {
-        let digest = Sha256::digest([b"wristband kid".as_slice(), secret].concat());
-        let kid = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = leeway.as_secs();
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            kid,
-            validation,
+            keyring: RwLock::new(Arc::new(keyring)),
+            hs256: validation(Algorithm::HS256, issuer, audience),
+            eddsa: validation(Algorithm::EdDSA, issuer, audience),
+            leeway: i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX / 2),
             ttl,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            clock,
         }
     }
 
     /// Lifetime of the tokens this issues, in seconds.
     pub fn ttl_secs(&self) -> u64 {
         self.ttl.as_secs()
+    }
+
+    /// The keys in force.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        // The lock guards a pointer swap: a panic elsewhere leaves it whole.
+        self.keyring
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `keyring` in force if it differs from the one in force; returns
+    /// whether it did.
+    pub fn replace_keyring(&self, keyring: Keyring) -> bool {
+        let mut slot = self.keyring.write().unwrap_or_else(PoisonError::into_inner);
+        if slot.same_as(&keyring) {
+            return false;
+        }
+        *slot = Arc::new(keyring);
+        true
+    }
+
+    /// The public keys that verify now.
+    pub fn jwks(&self) -> Jwks {
+        self.keyring().jwks(self.clock.timestamp())
     }
 
     /// A token for `user` in session `sid` at token version `ver`.
@@ -97,7 +138,7 @@ impl AccessTokens {
         ver: i64,
         role: Role,
     ) -> Result<String, ApiError> {
-        let now = chrono::Utc::now().timestamp();
+        let now = self.clock.timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -113,13 +154,15 @@ impl AccessTokens {
         self.sign(&claims)
     }
 
-    /// Signs arbitrary claims with this server's header (tests use it to build
-    /// tokens with chosen times).
+    /// Signs arbitrary claims with the current key and this server's header
+    /// (tests use it to build tokens with chosen times).
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, ApiError> {
-        let mut header = Header::new(Algorithm::HS256);
+        let keyring = self.keyring();
+        let key = keyring.current();
+        let mut header = Header::new(key.algorithm().jwt());
         header.typ = Some(TYP.to_owned());
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| {
+        header.kid = Some(key.kid().to_owned());
+        jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|e| {
             log::error!("signing an access token failed: {e}");
             ApiError::Unavailable
         })
@@ -128,31 +171,47 @@ impl AccessTokens {
     /// The stateless checks. Every failure is `InvalidToken`; why goes to the
     /// debug log only.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, ApiError> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map_err(|e| {
-                log::debug!("access token refused: {e}");
-                ApiError::InvalidToken
-            })?;
-        let header = data.header;
-        let header_ok = header.alg == Algorithm::HS256
-            && header.typ.as_deref() == Some(TYP)
-            && header.kid.as_deref() == Some(self.kid.as_str())
+        let header = jsonwebtoken::decode_header(token).map_err(|_| refused("no header"))?;
+        let header_ok = header.typ.as_deref() == Some(TYP)
             && header.jku.is_none()
             && header.jwk.is_none()
             && header.x5u.is_none()
             && header.x5c.is_none()
             && header.crit.is_none();
         if !header_ok {
-            log::debug!("access token refused: unexpected header");
-            return Err(ApiError::InvalidToken);
+            return Err(refused("unexpected header"));
         }
+        let now = self.clock.timestamp();
+        let keyring = self.keyring();
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| keyring.find(kid, now))
+            .ok_or_else(|| refused("unknown or retired kid"))?;
+        // The key decides the algorithm; the header must agree with it.
+        if header.alg != key.algorithm().jwt() {
+            return Err(refused("alg is not the key's"));
+        }
+        let validation = match key.algorithm() {
+            KeyAlgorithm::Hs256 => &self.hs256,
+            KeyAlgorithm::EdDsa => &self.eddsa,
+        };
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, key.decoding(), validation)
+            .map_err(|e| refused(&e.to_string()))?
+            .claims;
         // RFC 7519: expired once now >= exp (jsonwebtoken accepts now == exp).
-        let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
-        if chrono::Utc::now().timestamp() >= data.claims.exp.saturating_add(leeway) {
-            log::debug!("access token refused: expired");
-            return Err(ApiError::InvalidToken);
+        if now >= claims.exp.saturating_add(self.leeway) {
+            return Err(refused("expired"));
         }
-        Ok(data.claims)
+        if claims.nbf > now.saturating_add(self.leeway) {
+            return Err(refused("not yet valid"));
+        }
+        Ok(claims)
+    }
+
+    /// The `kid` new tokens carry.
+    pub fn current_kid(&self) -> String {
+        self.keyring().current().kid().to_owned()
     }
 }
 
@@ -161,16 +220,22 @@ mod tests {
     use super::*;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sha2::Sha256;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn tokens() -> AccessTokens {
+        with_leeway(Duration::ZERO)
+    }
+
+    fn with_leeway(leeway: Duration) -> AccessTokens {
         AccessTokens::new(
-            SECRET,
+            Keyring::configured(SECRET, &[]),
             "wristband",
             "wristband",
             Duration::from_secs(600),
-            Duration::ZERO,
+            leeway,
+            Clock::system(),
         )
     }
 
@@ -218,19 +283,19 @@ mod tests {
     fn header_rules_are_enforced() {
         let t = tokens();
         let c = claims();
-        let good = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.kid});
+        let good = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.current_kid()});
         assert!(
             t.verify(&with_header(good, &c)).is_ok(),
             "the hand-made token itself is valid"
         );
         for header in [
-            serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": t.kid}),
+            serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": t.current_kid()}),
             serde_json::json!({"alg": "HS256", "typ": "at+jwt"}),
             serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": "deadbeefdeadbeef"}),
-            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.kid, "jku": "https://evil.example/jwks"}),
-            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.kid, "x5u": "https://evil.example/x5u"}),
-            serde_json::json!({"alg": "HS384", "typ": "at+jwt", "kid": t.kid}),
-            serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": t.kid}),
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.current_kid(), "jku": "https://evil.example/jwks"}),
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.current_kid(), "x5u": "https://evil.example/x5u"}),
+            serde_json::json!({"alg": "HS384", "typ": "at+jwt", "kid": t.current_kid()}),
+            serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": t.current_kid()}),
         ] {
             assert!(
                 t.verify(&with_header(header.clone(), &c)).is_err(),
@@ -259,13 +324,7 @@ mod tests {
 
     #[test]
     fn leeway_is_the_configured_one() {
-        let lenient = AccessTokens::new(
-            SECRET,
-            "wristband",
-            "wristband",
-            Duration::from_secs(600),
-            Duration::from_secs(60),
-        );
+        let lenient = with_leeway(Duration::from_secs(60));
         let mut c = claims();
         c.exp = chrono::Utc::now().timestamp() - 30;
         let token = lenient.sign(&c).unwrap();
@@ -290,6 +349,77 @@ mod tests {
                 "accepted {original:?} -> {replacement:?} at {i}"
             );
         }
+    }
+
+    fn eddsa(ring: Keyring, clock: Clock) -> AccessTokens {
+        AccessTokens::new(
+            ring,
+            "wristband",
+            "wristband",
+            Duration::from_secs(600),
+            Duration::ZERO,
+            clock,
+        )
+    }
+
+    #[test]
+    fn eddsa_tokens_verify_and_name_their_key() {
+        let t = eddsa(
+            Keyring::new(crate::tokens::keys::SigningKey::ed25519(&[3u8; 32]), []),
+            Clock::system(),
+        );
+        let c = claims();
+        let token = t.issue(&c.sub, &c.sid, 1, Role::User).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.kid.as_deref(), Some(t.current_kid().as_str()));
+        assert!(t.verify(&token).is_ok());
+    }
+
+    #[test]
+    fn a_token_claiming_hs256_under_an_eddsa_kid_is_refused() {
+        // The classic confusion: HMAC keyed with the public key.
+        use hmac::{Hmac, Mac};
+        let t = eddsa(
+            Keyring::new(crate::tokens::keys::SigningKey::ed25519(&[3u8; 32]), []),
+            Clock::system(),
+        );
+        let public = URL_SAFE_NO_PAD.decode(&t.jwks().keys[0].x).unwrap();
+        let head = URL_SAFE_NO_PAD.encode(
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.current_kid()})
+                .to_string(),
+        );
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_string(&claims()).unwrap());
+        for key in [public.as_slice(), t.jwks().keys[0].x.as_bytes()] {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+            mac.update(format!("{head}.{body}").as_bytes());
+            let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+            assert!(t.verify(&format!("{head}.{body}.{sig}")).is_err());
+        }
+    }
+
+    #[test]
+    fn times_are_read_from_the_servers_clock() {
+        let clock = Clock::movable();
+        let t = eddsa(Keyring::configured(SECRET, &[]), clock.clone());
+        let c = claims();
+        let token = t.issue(&c.sub, &c.sid, 1, Role::User).unwrap();
+        assert!(t.verify(&token).is_ok(), "nbf is the moved clock's now");
+        clock.advance(Duration::from_secs(599)).unwrap();
+        assert!(t.verify(&token).is_ok());
+        clock.advance(Duration::from_secs(1)).unwrap();
+        assert!(
+            t.verify(&token).is_err(),
+            "expired at exp on the moved clock"
+        );
+        // Issued on the moved clock: not before that time, even though the
+        // system clock is behind it.
+        let fresh = t.issue(&c.sub, &c.sid, 1, Role::User).unwrap();
+        assert!(t.verify(&fresh).is_ok());
+        assert!(
+            tokens().verify(&fresh).is_err(),
+            "nbf is in the system clock's future"
+        );
     }
 
     mod properties {
@@ -350,7 +480,7 @@ mod tests {
                 use hmac::{Hmac, Mac};
                 prop_assume!(other_key != SECRET);
                 let header = URL_SAFE_NO_PAD.encode(
-                    serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": tokens().kid})
+                    serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": tokens().current_kid()})
                         .to_string(),
                 );
                 let mut mac = Hmac::<Sha256>::new_from_slice(&other_key).unwrap();

@@ -1,13 +1,15 @@
-//! The three token artefacts: the access token (a JWT, `access.rs`), the
-//! refresh token (opaque, derived per session generation, `refresh.rs`), and
-//! the cookie that carries the refresh token (`cookie.rs`).
+//! The token artefacts: the access token (a JWT, `access.rs`) and the keys
+//! that sign it (`keys.rs`), the refresh token (opaque, derived per session
+//! generation, `refresh.rs`), and the cookie that carries it (`cookie.rs`).
 
 pub mod access;
 pub mod cookie;
+pub mod keys;
 pub mod refresh;
 
 pub use access::{AccessClaims, AccessTokens};
 pub use cookie::RefreshCookie;
+pub use keys::{KeyAlgorithm, Keyring};
 pub use refresh::{RefreshKey, RefreshToken};
 
 /// Whether `b` may appear in a Bearer token (RFC 7235 token68 characters):

@@ -10,7 +10,7 @@ use super::insert_user;
 use crate::auth::{ClientInfo, email, password};
 use crate::db::audit::AuditKind;
 use crate::db::users::UserRow;
-use crate::db::{self, DbConnection, Role};
+use crate::db::{DbConnection, Role};
 use crate::error::ApiError;
 use crate::sessions::Revocations;
 
@@ -74,7 +74,7 @@ pub fn setup_admin(
         };
         let mut revocations = Revocations::default();
         conn.transaction(|conn| {
-            let now = db::now();
+            let now = client.clock.now();
             UserRow::set_role(conn, &user.id, Role::Admin, now)?;
             if let Some(hash) = &hash {
                 UserRow::set_disabled(conn, &user.id, false, now)?;

@@ -33,7 +33,7 @@ fn insert_user(
     client: &ClientInfo,
     actor: Option<&UserId>,
 ) -> Result<UserRow, ApiError> {
-    let (id, now) = (UserId::new(), db::now());
+    let (id, now) = (UserId::new(), client.clock.now());
     let new = NewUser {
         id: &id,
         email,
@@ -123,7 +123,7 @@ pub async fn update_user(
                 return Ok(user);
             }
             conn.transaction(|conn| {
-                let now = db::now();
+                let now = revocations.now();
                 if let Some(role) = role {
                     UserRow::set_role(conn, &id, role, now)?;
                 }

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wristband::api::User;
-use wristband::tokens::{AccessClaims, AccessTokens};
+use wristband::tokens::{AccessClaims, AccessTokens, Keyring};
 
 use crate::helpers::{Client, ResponseExt, TestApp, assert_error, backend_test};
 
@@ -141,11 +141,12 @@ async fn forged_and_out_of_date_claims_are_refused(app: TestApp) {
 
     // Signed with another key.
     let stranger = AccessTokens::new(
-        b"a completely different signing key!!",
+        Keyring::configured(b"a completely different signing key!!", &[]),
         "wristband",
         "wristband",
         std::time::Duration::from_secs(600),
         std::time::Duration::ZERO,
+        wristband::clock::Clock::system(),
     );
     assert_refused(&app, &stranger.sign(&base).unwrap(), "foreign key").await;
 }

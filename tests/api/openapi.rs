@@ -69,6 +69,7 @@ async fn the_document_lists_exactly_the_routes_served(app: TestApp) {
 fn everything_on() -> wristband::config::Settings {
     wristband::config::Settings {
         introspection_secret: Some("an-introspection-secret-for-tests".into()),
+        test_mode: Some("true".into()),
         ..crate::helpers::base_settings()
     }
 }

@@ -3,9 +3,10 @@
 
 use reqwest::StatusCode;
 use wristband::api::Credentials;
+use wristband::clock::Clock;
 use wristband::config::{Config, Settings};
 use wristband::startup::Application;
-use wristband::tokens::{AccessTokens, RefreshCookie};
+use wristband::tokens::{AccessTokens, Keyring, RefreshCookie};
 
 use super::{ADMIN_EMAIL, Client, PASSWORD, SECRET, TestDatabase};
 
@@ -102,11 +103,12 @@ impl TestApp {
         })
         .expect("valid settings");
         AccessTokens::new(
-            SECRET.as_bytes(),
+            Keyring::configured(SECRET.as_bytes(), &[]),
             &config.issuer,
             &config.audience,
             config.access_ttl,
             config.clock_leeway,
+            Clock::system(),
         )
     }
 }

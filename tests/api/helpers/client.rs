@@ -64,7 +64,7 @@ impl Client {
 
     /// This client holding the token and user of a login response (its cookie
     /// is in the jar already).
-    pub(super) async fn signed_in(mut self, response: Response) -> Self {
+    pub async fn signed_in(mut self, response: Response) -> Self {
         let tokens: TokenResponse = response.body().await;
         self.token = RefCell::new(Some(tokens.access_token));
         self.user = Some(tokens.user);

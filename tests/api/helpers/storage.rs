@@ -1,12 +1,16 @@
 //! The only place tests touch `wristband::db` directly, for what HTTP cannot
-//! show: the audit rows of a user, and the session purge of the periodic task.
+//! show: the audit rows of a user, the session purge of the periodic task,
+//! and the signing keyring (rotation as the CLI does it, a stored key).
 //! When storage signatures change, this file is the one to adapt.
 
 use std::fmt::Display;
 
 use wristband::db::audit::AuditRow;
 use wristband::db::sessions::SessionRow;
+use wristband::db::signing_keys::SigningKeyRow;
 use wristband::db::{Database, DatabaseUrl, DbConnection, SessionId, UserId, now};
+use wristband::tokens::KeyAlgorithm;
+use wristband::tokens::keys::SigningKey;
 
 use super::TestApp;
 
@@ -50,4 +54,44 @@ pub async fn purge_sessions(app: &TestApp, session_ids: Vec<String>) -> (usize, 
     })
     .await
     .unwrap()
+}
+
+/// What `wristband rotate-key` does, on the app's database: the new kid.
+pub async fn rotate_signing_key(app: &TestApp, algorithm: KeyAlgorithm) -> String {
+    let db = database(app);
+    actix_web::web::block(move || {
+        with_connection(&db, |conn| {
+            wristband::tokens::keys::rotate(conn, algorithm, now()).unwrap()
+        })
+    })
+    .await
+    .unwrap()
+}
+
+/// The stored key `kid`, to sign tokens with it as the server would.
+pub async fn stored_signing_key(app: &TestApp, kid: &str) -> SigningKey {
+    use secrecy::ExposeSecret;
+    let (db, kid) = (database(app), kid.to_owned());
+    let row = actix_web::web::block(move || {
+        with_connection(&db, |conn| {
+            SigningKeyRow::usable(conn, now() - chrono::TimeDelta::days(3650))
+                .unwrap()
+                .into_iter()
+                .find(|row| row.kid == kid)
+                .expect("the key is stored")
+        })
+    })
+    .await
+    .unwrap();
+    let material = row.material.expose_secret();
+    match row.algorithm.as_str() {
+        "EdDSA" => {
+            use base64::Engine;
+            let seed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(material)
+                .unwrap();
+            SigningKey::ed25519(&seed.try_into().unwrap())
+        }
+        _ => SigningKey::hs256(material.as_bytes()),
+    }
 }

@@ -1,0 +1,474 @@
+//! The signing keyring: which key signs access tokens, which keys still
+//! verify them, and the public half that `/.well-known/jwks.json` publishes.
+//!
+//! Two sources:
+//! - **configured** (`WRISTBAND_JWT_SECRET`): one HS256 key from the
+//!   environment, plus `WRISTBAND_JWT_PREVIOUS_SECRETS` that still verify. A
+//!   secret store rotates it; nothing is kept in the database.
+//! - **stored** (the default, and every EdDSA setup): the `signing_keys` table.
+//!   The newest key that is not retired signs; `wristband rotate-key` retires
+//!   it and adds a new one; a retired key verifies for the access TTL plus the
+//!   leeway after its retirement (no token it signed can still be valid after
+//!   that), then it is ignored and leaves the JWKS. Every instance re-reads
+//!   the table each second, so a rotation reaches all of them within about a
+//!   second.
+//!
+//! A key's `kid` is derived from the key (HS256: a fingerprint of the secret;
+//! EdDSA: the RFC 7638 thumbprint of the public key), so the same key has the
+//! same name on every instance. Verification looks the key up by `kid` and
+//! pins *that key's* algorithm; the header's `alg` is only compared with it.
+//! HS256 keys are never published.
+//!
+//! The refresh-token key is not here: rotating the signing key logs nobody out.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{NaiveDateTime, TimeDelta};
+use diesel::Connection;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::db::DbConnection;
+use crate::db::settings;
+use crate::db::signing_keys::{NewSigningKey, SigningKeyRow};
+
+/// The signing algorithms Wristband offers (`WRISTBAND_JWT_ALG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// HMAC-SHA-256 with a shared secret: only Wristband can verify (or
+    /// resource servers that hold the secret, or use introspection).
+    Hs256,
+    /// Ed25519: anyone can verify with the published public key.
+    EdDsa,
+}
+
+impl KeyAlgorithm {
+    /// The name in token headers, the table and the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hs256 => "HS256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    /// `HS256` or `EdDSA` (case-insensitive).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "HS256" => Some(Self::Hs256),
+            "EDDSA" => Some(Self::EdDsa),
+            _ => None,
+        }
+    }
+
+    /// jsonwebtoken's name for it.
+    pub fn jwt(self) -> Algorithm {
+        match self {
+            Self::Hs256 => Algorithm::HS256,
+            Self::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
+/// A public key as RFC 7517 (and RFC 8037 for Ed25519) writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Jwk {
+    /// Key type: `OKP`.
+    pub kty: &'static str,
+    /// Curve: `Ed25519`.
+    pub crv: &'static str,
+    /// The public key, base64url.
+    pub x: String,
+    /// The key id tokens carry in their header.
+    pub kid: String,
+    /// `EdDSA`.
+    pub alg: &'static str,
+    /// `sig`.
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+}
+
+/// `GET /.well-known/jwks.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Jwks {
+    /// The public keys that may have signed a token valid now.
+    pub keys: Vec<Jwk>,
+}
+
+/// One key: how to sign and verify with it, its public half, and until when
+/// it verifies. Deliberately not `Debug` beyond its name.
+pub struct SigningKey {
+    kid: String,
+    algorithm: KeyAlgorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    public: Option<Jwk>,
+    /// Seconds since the epoch; `None` while the key is not retired.
+    verifies_until: Option<i64>,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The PKCS#8 v1 wrapping of an Ed25519 seed (RFC 8410), what jsonwebtoken signs with.
+fn ed25519_pkcs8(seed: &[u8; 32]) -> Vec<u8> {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    [PREFIX.as_slice(), seed].concat()
+}
+
+impl SigningKey {
+    /// An HS256 key from a secret's bytes; its `kid` is a fingerprint of it.
+    pub fn hs256(secret: &[u8]) -> Self {
+        let digest = Sha256::digest([b"wristband kid".as_slice(), secret].concat());
+        Self {
+            kid: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+            algorithm: KeyAlgorithm::Hs256,
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            public: None,
+            verifies_until: None,
+        }
+    }
+
+    /// An Ed25519 key from its 32-byte seed; its `kid` is the RFC 7638
+    /// thumbprint of the public key.
+    pub fn ed25519(seed: &[u8; 32]) -> Self {
+        let public = ed25519_dalek::SigningKey::from_bytes(seed)
+            .verifying_key()
+            .to_bytes();
+        let x = URL_SAFE_NO_PAD.encode(public);
+        // RFC 7638: the required members, in lexicographic order, no spaces.
+        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+        Self {
+            encoding: EncodingKey::from_ed_der(&ed25519_pkcs8(seed)),
+            decoding: DecodingKey::from_ed_der(&public),
+            public: Some(Jwk {
+                kty: "OKP",
+                crv: "Ed25519",
+                x,
+                kid: kid.clone(),
+                alg: "EdDSA",
+                use_: "sig",
+            }),
+            kid,
+            algorithm: KeyAlgorithm::EdDsa,
+            verifies_until: None,
+        }
+    }
+
+    /// A new random key of `algorithm`, and the material to store for it.
+    pub fn generate(algorithm: KeyAlgorithm) -> (Self, SecretString) {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let material = URL_SAFE_NO_PAD.encode(bytes);
+        let key = match algorithm {
+            // As with WRISTBAND_JWT_SECRET, the key is the text's bytes.
+            KeyAlgorithm::Hs256 => Self::hs256(material.as_bytes()),
+            KeyAlgorithm::EdDsa => Self::ed25519(&bytes),
+        };
+        (key, material.into())
+    }
+
+    /// The key a stored row describes, or `None` for a row this version
+    /// cannot read (logged: it is skipped, never guessed at).
+    fn from_row(row: &SigningKeyRow, window: TimeDelta) -> Option<Self> {
+        let material = row.material.expose_secret();
+        let key = match KeyAlgorithm::parse(&row.algorithm) {
+            Some(KeyAlgorithm::Hs256) => Some(Self::hs256(material.as_bytes())),
+            Some(KeyAlgorithm::EdDsa) => URL_SAFE_NO_PAD
+                .decode(material)
+                .ok()
+                .and_then(|seed| <[u8; 32]>::try_from(seed).ok())
+                .map(|seed| Self::ed25519(&seed)),
+            None => None,
+        };
+        let Some(mut key) = key.filter(|k| k.kid == row.kid) else {
+            log::error!("signing key {} cannot be read: skipped", row.kid);
+            return None;
+        };
+        key.verifies_until = row.retired_at.map(|at| (at + window).and_utc().timestamp());
+        Some(key)
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm it signs with.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// What jsonwebtoken signs with.
+    pub(crate) fn encoding(&self) -> &EncodingKey {
+        &self.encoding
+    }
+
+    /// What jsonwebtoken verifies with.
+    pub(crate) fn decoding(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
+    /// Whether a token it signed may still be accepted at `now` (seconds).
+    fn verifies_at(&self, now: i64) -> bool {
+        self.verifies_until.is_none_or(|until| now < until)
+    }
+}
+
+/// The keys in force: one signs, all verify (each until its time).
+#[derive(Debug)]
+pub struct Keyring {
+    /// Newest first; the first one signs.
+    keys: Vec<SigningKey>,
+}
+
+impl Keyring {
+    /// `current` signs; `previous` only verify.
+    pub fn new(current: SigningKey, previous: impl IntoIterator<Item = SigningKey>) -> Self {
+        let mut keys = vec![current];
+        for key in previous {
+            if keys.iter().all(|k| k.kid != key.kid) {
+                keys.push(key);
+            }
+        }
+        Self { keys }
+    }
+
+    /// The configured HS256 secret and the earlier ones that still verify.
+    pub fn configured(secret: &[u8], previous: &[SecretString]) -> Self {
+        Self::new(
+            SigningKey::hs256(secret),
+            previous
+                .iter()
+                .map(|s| SigningKey::hs256(s.expose_secret().as_bytes())),
+        )
+    }
+
+    /// The key that signs new tokens.
+    pub fn current(&self) -> &SigningKey {
+        &self.keys[0]
+    }
+
+    /// The key named `kid`, if it may verify a token at `now` (seconds).
+    pub fn find(&self, kid: &str, now: i64) -> Option<&SigningKey> {
+        self.keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .filter(|k| k.verifies_at(now))
+    }
+
+    /// The public keys that verify at `now`.
+    pub fn jwks(&self, now: i64) -> Jwks {
+        Jwks {
+            keys: self
+                .keys
+                .iter()
+                .filter(|k| k.verifies_at(now))
+                .filter_map(|k| k.public.clone())
+                .collect(),
+        }
+    }
+
+    /// What tells two keyrings apart: the keys and their end times.
+    pub fn same_as(&self, other: &Keyring) -> bool {
+        let names = |r: &Keyring| -> Vec<(String, Option<i64>)> {
+            r.keys
+                .iter()
+                .map(|k| (k.kid.clone(), k.verifies_until))
+                .collect()
+        };
+        names(self) == names(other)
+    }
+}
+
+/// The keys start-up reads or makes: the signing keyring and the refresh
+/// secret (independent of each other). Not `Debug`: it holds them.
+pub struct Keys {
+    /// Signs and verifies access tokens.
+    pub keyring: Keyring,
+    /// Where the refresh-token key is derived from.
+    pub refresh_secret: SecretString,
+}
+
+/// The stored keyring at `now`, with `previous` HS256 secrets added as
+/// verify-only keys. `None` if no usable key of `algorithm` is stored (see
+/// [`prepare`]). `window` is the access TTL plus the leeway.
+pub fn load(
+    conn: &mut DbConnection,
+    algorithm: KeyAlgorithm,
+    previous: &[SecretString],
+    window: TimeDelta,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Option<Keyring>> {
+    let rows = SigningKeyRow::usable(conn, now - window)?;
+    let mut keys: Vec<SigningKey> = rows
+        .iter()
+        .filter_map(|row| SigningKey::from_row(row, window))
+        .collect();
+    // The newest key of the configured algorithm that is not retired signs.
+    let Some(current) = keys
+        .iter()
+        .position(|k| k.algorithm == algorithm && k.verifies_until.is_none())
+    else {
+        return Ok(None);
+    };
+    let current = keys.remove(current);
+    let previous = previous
+        .iter()
+        .map(|s| SigningKey::hs256(s.expose_secret().as_bytes()));
+    Ok(Some(Keyring::new(
+        current,
+        keys.into_iter().chain(previous),
+    )))
+}
+
+/// At start-up: makes sure a key of `algorithm` signs, then loads the ring.
+/// The first start takes over the HS256 key earlier versions generated into
+/// `settings`, so tokens already out keep verifying; a change of
+/// `WRISTBAND_JWT_ALG` rotates to a key of the new algorithm.
+pub fn prepare(
+    conn: &mut DbConnection,
+    algorithm: KeyAlgorithm,
+    previous: &[SecretString],
+    window: TimeDelta,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Keyring> {
+    if let Some(ring) = load(conn, algorithm, previous, window, now)? {
+        return Ok(ring);
+    }
+    let legacy = match algorithm {
+        KeyAlgorithm::Hs256 if SigningKeyRow::usable(conn, now - window)?.is_empty() => {
+            settings::get(conn, settings::JWT_SECRET)?
+        }
+        _ => None,
+    };
+    match legacy {
+        Some(secret) => {
+            let key = SigningKey::hs256(secret.as_bytes());
+            let stored = NewSigningKey {
+                kid: key.kid(),
+                algorithm: KeyAlgorithm::Hs256.as_str(),
+                material: &secret,
+                created_at: now,
+            }
+            .insert(conn);
+            // Another instance taking it over at the same time is fine.
+            if let Err(e) = stored
+                && !crate::db::is_unique_violation(&e)
+            {
+                return Err(e);
+            }
+        }
+        None => {
+            rotate(conn, algorithm, now)?;
+        }
+    }
+    load(conn, algorithm, previous, window, now)?.ok_or(diesel::result::Error::NotFound)
+}
+
+/// Retires the signing key(s) and makes a new key of `algorithm` current, in
+/// one transaction; returns the new key's id. What `wristband rotate-key` does.
+pub fn rotate(
+    conn: &mut DbConnection,
+    algorithm: KeyAlgorithm,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<String> {
+    let (key, material) = SigningKey::generate(algorithm);
+    conn.transaction(|conn| {
+        SigningKeyRow::retire_all(conn, now)?;
+        NewSigningKey {
+            kid: key.kid(),
+            algorithm: algorithm.as_str(),
+            material: material.expose_secret(),
+            created_at: now,
+        }
+        .insert(conn)
+    })?;
+    Ok(key.kid().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kids_are_derived_from_the_keys() {
+        let seed = [7u8; 32];
+        assert_eq!(
+            SigningKey::ed25519(&seed).kid(),
+            SigningKey::ed25519(&seed).kid()
+        );
+        assert_ne!(
+            SigningKey::ed25519(&seed).kid(),
+            SigningKey::ed25519(&[8u8; 32]).kid()
+        );
+        assert_eq!(
+            SigningKey::hs256(b"0123456789abcdef0123456789abcdef").kid(),
+            SigningKey::hs256(b"0123456789abcdef0123456789abcdef").kid()
+        );
+    }
+
+    #[test]
+    fn the_ed25519_thumbprint_is_rfc_7638s() {
+        // RFC 8037 appendix A.3: the thumbprint of its example key.
+        let seed: [u8; 32] = URL_SAFE_NO_PAD
+            .decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let key = SigningKey::ed25519(&seed);
+        let jwk = key.public.as_ref().unwrap();
+        assert_eq!(jwk.x, "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    }
+
+    #[test]
+    fn hs256_keys_are_never_published() {
+        let ring = Keyring::new(
+            SigningKey::hs256(b"0123456789abcdef0123456789abcdef"),
+            [SigningKey::ed25519(&[1u8; 32])],
+        );
+        let jwks = ring.jwks(0);
+        assert_eq!(jwks.keys.len(), 1);
+        assert_eq!(jwks.keys[0].kty, "OKP");
+    }
+
+    #[test]
+    fn a_retired_key_verifies_until_its_time_then_is_gone() {
+        let mut old = SigningKey::ed25519(&[1u8; 32]);
+        old.verifies_until = Some(1_000);
+        let old_kid = old.kid().to_owned();
+        let ring = Keyring::new(SigningKey::ed25519(&[2u8; 32]), [old]);
+        assert!(ring.find(&old_kid, 999).is_some());
+        assert_eq!(ring.jwks(999).keys.len(), 2);
+        assert!(
+            ring.find(&old_kid, 1_000).is_none(),
+            "refused from its end on"
+        );
+        assert_eq!(ring.jwks(1_000).keys.len(), 1, "and no longer published");
+        assert!(ring.find("no-such-kid", 0).is_none());
+        assert!(ring.find(ring.current().kid(), i64::MAX).is_some());
+    }
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let (key, material) = SigningKey::generate(KeyAlgorithm::Hs256);
+        let shown = format!("{key:?} {material:?}");
+        assert!(!shown.contains(material.expose_secret()), "{shown}");
+    }
+}
