@@ -31,6 +31,7 @@ BENCH = os.path.join(ROOT, "bench")
 WRISTBAND = os.path.join(ROOT, "target/release/wristband")
 FLOOR = os.path.join(ROOT, "target/bench-floor/release/wristband-bench-floor")
 BCRYPT_TIME = os.path.join(ROOT, "target/bench-floor/release/bcrypt-verify-time")
+LOAD = os.path.join(ROOT, "target/bench-load/release/wristband-bench-load")
 EXPRESS = os.path.join(BENCH, "peers/express")
 SCRIPTS = os.path.join(BENCH, "wrk")
 
@@ -625,6 +626,22 @@ def workload_e(out):
 
 
 INTROSPECTION_CONNECTIONS = 4
+INTROSPECTION_RATE = 10_000
+RATE_CONNECTIONS = 16
+
+
+def fixed_rate(server, path, rate, seconds, connections, headers=(), body=""):
+    """bench/load (open loop): `rate` requests/s, latency from each one's due time."""
+    command = [LOAD, "--url", server.url + path, "--rate", str(rate), "--duration", str(seconds),
+               "--connections", str(connections), "--method", "POST", "--body", body]
+    for header in headers:
+        command += ["--header", header]
+    before = server.cpu_ticks()
+    result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    ticks = server.cpu_ticks() - before
+    result["cpu_us"] = ticks / HZ * 1e6 / max(result["completed"], 1)
+    result["errors"] = result["non_2xx"] + result["errors"]
+    return result
 
 
 def workload_f(out):
@@ -634,28 +651,47 @@ def workload_f(out):
     token, _ = sign_in(server)
     server.mark_idle()
     lines = lines_file("introspect", [secret, token])
-    runs = []
+    closed, fixed = [], []
+    headers = (f"Authorization: Bearer {secret}", "Content-Type: application/x-www-form-urlencoded")
     for round_ in range(1, ROUNDS + 1):
         result = wrk(server, "/auth/introspect", DURATION, INTROSPECTION_CONNECTIONS, threads=1,
                      script="introspect.lua", lines=lines)
-        runs.append(result)
-        log(f"  round {round_}: {result['rps']:,.0f} calls/s, p99 {result['p99']:.2f} ms")
-    s = summary(runs)
+        closed.append(result)
+        log(f"  round {round_} (wrk): {result['rps']:,.0f} calls/s, p99 {result['p99']:.2f} ms")
+        result = fixed_rate(server, "/auth/introspect", INTROSPECTION_RATE, DURATION, RATE_CONNECTIONS,
+                            headers=headers, body=f"token={token}")
+        fixed.append(result)
+        log(f"  round {round_} (fixed {INTROSPECTION_RATE:,}/s): {result['rps']:,.0f} calls/s, "
+            f"p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, p99.9 {result['p999']:.2f} ms")
+    s = summary(closed)
+    p99 = statistics.median(r["p99"] for r in fixed)
+    rps = statistics.median(r["rps"] for r in fixed)
+    errors = sum(r["errors"] for r in fixed)
     out += [
         "## (f) token introspection",
         "",
-        f"`POST /auth/introspect` (RFC 7662) by a resource server: `wrk -t1 -c{INTROSPECTION_CONNECTIONS} "
-        f"-d{DURATION}s` with `bench/wrk/introspect.lua`, one live token, the same liveness check as "
-        "`/auth/me`. wrk cannot hold a fixed rate, so few connections keep the server below saturation; "
-        "the rate reached is in the table.",
+        "`POST /auth/introspect` (RFC 7662) by a resource server, one live token, the same liveness check "
+        "as `/auth/me`, the load generator on the same two cores as the server.",
+        "",
+        f"At a fixed rate: `bench/load` (open loop, {RATE_CONNECTIONS} keep-alive connections) sends "
+        f"{INTROSPECTION_RATE:,} calls/s for {DURATION} s and counts each call's latency from when it was "
+        "*due*, so queueing behind a slow answer is counted (no coordinated omission).",
+        "",
+        "| round | calls/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU µs/call | non-2xx + errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[f"| {i} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
+          f"{r['max']:.2f} | {r['cpu_us']:.1f} | {r['errors']} |" for i, r in enumerate(fixed, 1)],
+        "",
+        f"As fast as it goes: `wrk -t1 -c{INTROSPECTION_CONNECTIONS} -d{DURATION}s` with "
+        "`bench/wrk/introspect.lua` (closed loop: the rate is what the server reaches).",
         "",
         *TABLE_HEAD,
         table_row("wristband introspect", s, server),
         "",
     ]
-    target("(f) introspection p99 ≤ 2 ms at ≥ 10,000 calls/s", s["p99"] <= 2 and s["rps"] >= 10_000,
-           f"{s['p99']:.2f} ms at {s['rps']:,.0f}/s")
-    target("(f) zero non-2xx", s["errors"] == 0, f"{s['errors']}")
+    target(f"(f) introspection p99 ≤ 2 ms at {INTROSPECTION_RATE:,} calls/s", p99 <= 2 and rps >= 0.98 * INTROSPECTION_RATE,
+           f"p99 {p99:.2f} ms at {rps:,.0f}/s (median of {len(fixed)} rounds)")
+    target("(f) zero non-2xx", s["errors"] + errors == 0, f"{s['errors'] + errors}")
     rss = [("wristband (f)", server.idle_rss, server.rss_mib())]
     server.stop()
     return rss

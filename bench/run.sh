@@ -31,6 +31,7 @@ fi
 
 cargo build --release --quiet
 (cd bench/peers/floor && CARGO_TARGET_DIR=../../../target/bench-floor cargo build --release --quiet)
+(cd bench/load && CARGO_TARGET_DIR=../../target/bench-load cargo build --release --quiet)
 (cd bench/peers/express && npm ci --silent --no-audit --no-fund)
 
 exec python3 bench/harness.py "$@"

@@ -464,6 +464,23 @@ impl Config {
         })?;
         let refresh_secret = Reader::new("WRISTBAND_REFRESH_SECRET", &s.refresh_secret)
             .parse(None, |v| key_secret(v).map(Some))?;
+        if !jwt_previous_secrets.is_empty() {
+            if jwt_algorithm == KeyAlgorithm::EdDsa {
+                return Err(invalid(
+                    "WRISTBAND_JWT_PREVIOUS_SECRETS",
+                    "are HS256 keys: not accepted with WRISTBAND_JWT_ALG=EdDSA",
+                ));
+            }
+            // Refresh tokens are otherwise keyed by the signing secret, and
+            // replacing it would log everybody out.
+            if refresh_secret.is_none() {
+                return Err(invalid(
+                    "WRISTBAND_JWT_PREVIOUS_SECRETS",
+                    "need WRISTBAND_REFRESH_SECRET (set it to the secret refresh tokens were keyed by, \
+                     the previous WRISTBAND_JWT_SECRET, so nobody is logged out)",
+                ));
+            }
+        }
         let test_mode =
             Reader::new("WRISTBAND_TEST_MODE", &s.test_mode).parse(false, parse_bool)?;
         if test_mode && !binds_loopback_only(&bind) {
@@ -746,12 +763,29 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.variable, "WRISTBAND_JWT_SECRET");
+        let previous = "0123456789abcdef0123456789abcdef, fedcba9876543210fedcba9876543210,";
+        let refresh = "a-refresh-secret-of-32-bytes-or-more";
         let c = config(|s| {
-            s.jwt_previous_secrets =
-                Some("0123456789abcdef0123456789abcdef, fedcba9876543210fedcba9876543210,".into())
+            s.jwt_previous_secrets = Some(previous.into());
+            s.refresh_secret = Some(refresh.into());
         })
         .unwrap();
         assert_eq!(c.jwt_previous_secrets.len(), 2);
+        let e = config(|s| s.jwt_previous_secrets = Some(previous.into())).unwrap_err();
+        assert_eq!(
+            e.variable, "WRISTBAND_JWT_PREVIOUS_SECRETS",
+            "needs a refresh secret"
+        );
+        let e = config(|s| {
+            s.jwt_previous_secrets = Some(previous.into());
+            s.refresh_secret = Some(refresh.into());
+            s.jwt_alg = Some("EdDSA".into());
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.variable, "WRISTBAND_JWT_PREVIOUS_SECRETS",
+            "not with EdDSA"
+        );
         let e = config(|s| s.jwt_previous_secrets = Some("short".into())).unwrap_err();
         assert_eq!(e.variable, "WRISTBAND_JWT_PREVIOUS_SECRETS");
         let e = config(|s| s.refresh_secret = Some("short".into())).unwrap_err();

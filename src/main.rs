@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wristband::clock::Clock;
 use wristband::config::{Config, Settings};
 use wristband::startup::{self, Application};
 use wristband::users::{self, AdminSetup};
@@ -70,8 +69,9 @@ fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve { ephemeral: false });
     let result = match command {
         Command::Serve { .. } => serve(config),
-        Command::Migrate => startup::prepare_database(&config, &Clock::system())
-            .map(|_| eprintln!("wristband: migrations applied")),
+        Command::Migrate => {
+            startup::open_database(&config).map(|_| eprintln!("wristband: migrations applied"))
+        }
         Command::CreateAdmin { email } => {
             create_admin(&config, cli.settings.admin_password, &email)
         }
@@ -126,7 +126,7 @@ fn create_admin(
         Some(password) => password,
         None => read_password(email)?,
     };
-    let (db, _) = startup::prepare_database(config, &Clock::system())?;
+    let db = startup::open_database(config)?;
     let mut conn = startup::connection(&db)?;
     let outcome = users::setup_admin(&mut conn, email, &password, config.bcrypt_cost, true)
         .map_err(|e| startup::StartupError::because("cannot set up the admin", e))?;

@@ -13,14 +13,14 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{NaiveDateTime, TimeDelta};
+use chrono::TimeDelta;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::password;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::{Database, DbConnection, settings};
+use crate::db::{Database, settings};
 use crate::http::rate_limit::RateLimit;
 use crate::http::{observe, origin, timeout, tls};
 use crate::metrics::Metrics;
@@ -95,48 +95,54 @@ fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// How long a retired signing key still verifies: the access TTL plus leeway.
+/// How often every instance re-reads the stored keyring.
+const KEYRING_RELOAD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long a retired signing key still verifies: the access TTL plus the
+/// leeway, plus two reloads, for tokens another instance signed with it
+/// before it learnt of the rotation.
 pub fn key_window(config: &Config) -> TimeDelta {
-    TimeDelta::from_std(config.access_ttl + config.clock_leeway).unwrap_or(TimeDelta::MAX)
+    TimeDelta::from_std(config.access_ttl + config.clock_leeway + 2 * KEYRING_RELOAD)
+        .unwrap_or(TimeDelta::MAX)
 }
 
-/// The keyring of `config`: the configured HS256 secret, or the stored
-/// keyring (made at the first start).
-fn keyring(
-    config: &Config,
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-) -> Result<Keyring, StartupError> {
-    if let Some(secret) = &config.jwt_secret {
-        return Ok(Keyring::configured(
-            secret.expose_secret().as_bytes(),
-            &config.jwt_previous_secrets,
-        ));
-    }
-    keys::prepare(
-        conn,
-        config.jwt_algorithm,
-        &config.jwt_previous_secrets,
-        key_window(config),
-        now,
-    )
-    .map_err(|e| StartupError::because("cannot load the signing keys", e))
-}
-
-/// Connects, migrates, and returns the database with the keys.
-pub fn prepare_database(config: &Config, clock: &Clock) -> Result<(Database, Keys), StartupError> {
+/// Connects and migrates.
+pub fn open_database(config: &Config) -> Result<Database, StartupError> {
     let backend = config.database_url.backend();
-    let cannot_open = |e| StartupError::because(format!("cannot open the {backend} database"), e);
     let db =
         Database::connect_with_timeout(&config.database_url, POOL_SIZE, config.database_timeout)
-            .map_err(cannot_open)?;
+            .map_err(|e| StartupError::because(format!("cannot open the {backend} database"), e))?;
     db.migrate()
         .map_err(|e| StartupError::because(format!("cannot migrate the {backend} database"), e))?;
-    let mut conn = db.get().map_err(cannot_open)?;
-    let keyring = keyring(config, &mut conn, clock.now())?;
-    let refresh_secret = match &config.refresh_secret {
-        Some(secret) => secret.clone(),
-        None => {
+    Ok(db)
+}
+
+/// The keys of `config`: the configured HS256 secret or the stored keyring
+/// (made at the first start, rotated here to a key of `WRISTBAND_JWT_ALG`
+/// when that changed), and the refresh secret.
+pub fn prepare_keys(config: &Config, db: &Database, clock: &Clock) -> Result<Keys, StartupError> {
+    let mut conn = connection(db)?;
+    let keyring = match &config.jwt_secret {
+        Some(secret) => Keyring::configured(
+            secret.expose_secret().as_bytes(),
+            &config.jwt_previous_secrets,
+        ),
+        None => keys::prepare(
+            &mut conn,
+            config.jwt_algorithm,
+            &config.jwt_previous_secrets,
+            key_window(config),
+            clock.now(),
+        )
+        .map_err(|e| StartupError::because("cannot load the signing keys", e))?,
+    };
+    let refresh_secret = match (&config.refresh_secret, &config.jwt_secret) {
+        (Some(secret), _) => secret.clone(),
+        // As before the keyring: keyed by the configured secret, so that a
+        // copy of the database alone cannot mint refresh tokens (to rotate
+        // that secret, WRISTBAND_REFRESH_SECRET must be set; see config).
+        (None, Some(secret)) => secret.clone(),
+        (None, None) => {
             // A database from before the keyring derived refresh tokens from
             // its generated signing key: keeping that secret keeps them valid.
             let legacy = settings::get(&mut conn, settings::JWT_SECRET)
@@ -148,18 +154,16 @@ pub fn prepare_database(config: &Config, clock: &Clock) -> Result<(Database, Key
             .into()
         }
     };
-    drop(conn);
-    Ok((
-        db,
-        Keys {
-            keyring,
-            refresh_secret,
-        },
-    ))
+    Ok(Keys {
+        keyring,
+        refresh_secret,
+    })
 }
 
 /// `wristband rotate-key`: retires the signing key and makes a new one
 /// current; returns its `kid`. Running instances pick it up within a second.
+/// It keeps the algorithm the servers sign with: a change of
+/// `WRISTBAND_JWT_ALG` happens when servers start with the new value.
 pub fn rotate_key(config: &Config) -> Result<String, StartupError> {
     if config.jwt_secret.is_some() {
         return Err(StartupError::new(
@@ -168,10 +172,22 @@ pub fn rotate_key(config: &Config) -> Result<String, StartupError> {
         ));
     }
     let clock = Clock::system();
-    let (db, _) = prepare_database(config, &clock)?;
+    let db = open_database(config)?;
     let mut conn = connection(&db)?;
-    keys::rotate(&mut conn, config.jwt_algorithm, clock.now())
-        .map_err(|e| StartupError::because("cannot rotate the signing key", e))
+    let (algorithm, now) = (config.jwt_algorithm, clock.now());
+    let failed = |e| StartupError::because("cannot rotate the signing key", e);
+    let stored = keys::load(&mut conn, algorithm, &[], key_window(config), now).map_err(failed)?;
+    if let Some(current) = stored.as_ref().map(|ring| ring.current().algorithm())
+        && current != algorithm
+    {
+        return Err(StartupError::new(format!(
+            "the servers sign with {}, but WRISTBAND_JWT_ALG is {}: set it as the servers have it \
+             (a change of algorithm takes effect when they start with the new one)",
+            current.as_str(),
+            algorithm.as_str()
+        )));
+    }
+    keys::rotate(&mut conn, algorithm, now).map_err(failed)
 }
 
 /// A pooled connection for the CLI and start-up, with the cause kept.
@@ -222,7 +238,8 @@ impl Application {
         };
         let start_clock = clock.clone();
         let (db, keys, dummy_hash) = web::block(move || {
-            let (db, keys) = prepare_database(&prepared, &start_clock)?;
+            let db = open_database(&prepared)?;
+            let keys = prepare_keys(&prepared, &db, &start_clock)?;
             ensure_configured_admin(&prepared, &db)?;
             let dummy_hash = password::hash(&random_secret(), prepared.bcrypt_cost)
                 .map_err(|e| StartupError::because("cannot hash the dummy password", e))?;
@@ -255,6 +272,13 @@ impl Application {
         let local = listener
             .local_addr()
             .map_err(|e| StartupError::because("cannot read the bound address", e))?;
+        // What was bound, not only what the setting named (a host name may
+        // resolve differently now than when the configuration was checked).
+        if state.config.test_mode && !local.ip().is_loopback() {
+            return Err(StartupError::new(format!(
+                "WRISTBAND_TEST_MODE is refused unless the server is bound to loopback, got {local}"
+            )));
+        }
         let workers = state.config.workers;
         let retention = chrono::TimeDelta::from_std(state.config.purge_retention)
             .unwrap_or(chrono::TimeDelta::MAX);
@@ -272,6 +296,7 @@ impl Application {
         spawn_rate_limit_cleanup(rate_limit.clone());
 
         let app_state = state.clone();
+        let test_mode = state.config.test_mode;
         let metrics = web::Data::from(metrics);
         let server = HttpServer::new(move || {
             App::new()
@@ -284,7 +309,7 @@ impl Application {
                 // Outermost: the log line and metrics see every answer,
                 // CORS preflights and timeouts included.
                 .wrap(from_fn(observe::observe))
-                .configure(routes::configure)
+                .configure(|cfg| routes::configure(cfg, test_mode))
                 .default_service(web::to(routes::not_found))
         });
         let server = server
@@ -357,7 +382,7 @@ fn default_headers(test_mode: bool) -> DefaultHeaders {
 /// another instance made) is in force here within about a second.
 fn spawn_keyring_reload(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(1));
+        let mut interval = actix_web::rt::time::interval(KEYRING_RELOAD);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
@@ -374,14 +399,23 @@ fn spawn_keyring_reload(state: web::Data<AppState>) {
                 .await;
             match loaded {
                 Ok(Some(ring)) => {
-                    let kid = ring.current().kid().to_owned();
+                    let current = ring.current();
+                    let (kid, signs) = (current.kid().to_owned(), current.algorithm());
                     if state.sessions.access().replace_keyring(ring) {
                         log::info!("signing keys reloaded; current kid {kid}");
+                        if signs != algorithm {
+                            log::warn!(
+                                "no current {} key is stored: signing with {} key {kid}, which \
+                                 the other instances made",
+                                algorithm.as_str(),
+                                signs.as_str()
+                            );
+                        }
                     }
                 }
-                // Keep the keys in force: the database is down, or holds no
-                // key of the configured algorithm (a start-up will make one).
-                Ok(None) => log::warn!("no current {} signing key stored", algorithm.as_str()),
+                // Keep the keys in force: every stored key is retired (by
+                // hand; rotate-key always leaves a current one).
+                Ok(None) => log::error!("every stored signing key is retired"),
                 Err(e) => log::debug!("cannot reload the signing keys: {e}"),
             }
         }

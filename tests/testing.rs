@@ -30,7 +30,10 @@ async fn a_test_server_mints_users_and_moves_time() {
     assert_eq!(response.headers()["wristband-test-mode"], "1");
 
     // Ten minutes later the access token has expired; the cookie refreshes.
-    let clock = server.advance_clock(Duration::from_secs(600)).await.unwrap();
+    let clock = server
+        .advance_clock(Duration::from_secs(600))
+        .await
+        .unwrap();
     assert_eq!(clock.offset_seconds, 600);
     let response = me(&server, &alice.access_token).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -80,7 +83,10 @@ async fn admins_and_users_differ_and_servers_keep_their_own_clocks() {
     let taken = one.create_user("root@example.com").await;
     assert!(matches!(
         taken,
-        Err(wristband::testing::TestError::Refused { status: StatusCode::CONFLICT, .. })
+        Err(wristband::testing::TestError::Refused {
+            status: StatusCode::CONFLICT,
+            ..
+        })
     ));
 }
 

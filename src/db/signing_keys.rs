@@ -63,6 +63,14 @@ impl SigningKeyRow {
             .load(conn)
     }
 
+    /// Whether any key was ever stored.
+    pub fn any(conn: &mut DbConnection) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            signing_keys::table.select(signing_keys::kid),
+        ))
+        .get_result(conn)
+    }
+
     /// Retires every key that is not retired yet; returns how many.
     pub fn retire_all(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
         diesel::update(signing_keys::table.filter(signing_keys::retired_at.is_null()))

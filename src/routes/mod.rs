@@ -115,8 +115,15 @@ pub fn table() -> Vec<Entry> {
     ]
 }
 
-/// Registers every route of [`table`], with the JSON, path and query rules.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Whether `path` is one of test mode's routes, registered only in test mode
+/// (otherwise every request to it is the plain 404 of an unknown path).
+pub fn is_test_route(path: &str) -> bool {
+    path.starts_with("/test/")
+}
+
+/// Registers every route of [`table`] (the test routes only in test mode),
+/// with the JSON, path and query rules.
+pub fn configure(cfg: &mut web::ServiceConfig, test_mode: bool) {
     cfg.app_data(json_config())
         .app_data(
             web::PathConfig::default().error_handler(|_: PathError, _| ApiError::NotFound.into()),
@@ -126,7 +133,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ApiError::InvalidRequest("bad query parameters").into()
             }),
         );
-    let table = table();
+    let table: Vec<Entry> = table()
+        .into_iter()
+        .filter(|entry| test_mode || !is_test_route(entry.path))
+        .collect();
     let mut paths: Vec<&'static str> = Vec::new();
     for entry in &table {
         if !paths.contains(&entry.path) {

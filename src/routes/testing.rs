@@ -1,7 +1,8 @@
 //! Test mode's routes (`WRISTBAND_TEST_MODE=true`, loopback binds only):
 //! `POST /test/users` mints a user with a live session in one call, and
 //! `/test/clock` shows and moves the server's clock forward. Without test
-//! mode every one of them is 404, like any unknown path.
+//! mode they are not registered (`routes::configure`): any request to them
+//! is the 404 of an unknown path.
 
 use actix_web::{HttpResponse, web};
 
@@ -16,14 +17,6 @@ use crate::config::parse_duration;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::users;
-
-fn test_mode(state: &AppState) -> Result<(), ApiError> {
-    if state.config.test_mode {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound)
-    }
-}
 
 /// A random password for a test user created without one.
 fn random_password() -> Password {
@@ -44,7 +37,7 @@ fn random_password() -> Password {
     responses(
         (status = 201, description = "the user, an access token, and the refresh cookie of a new session", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie"))),
         (status = 400, description = "malformed request, `invalid_email` or `weak_password`", body = ErrorResponse),
-        (status = 404, description = "not in test mode", body = ErrorResponse),
+        (status = 404, description = "not in test mode (the route does not exist)", body = ErrorResponse),
         (status = 409, description = "the email is taken", body = ErrorResponse),
         BodyLimits,
         Unavailable,
@@ -55,7 +48,6 @@ pub async fn create_user(
     body: JsonObject<TestUserRequest>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    test_mode(&state)?;
     let TestUserRequest {
         email,
         password,
@@ -95,11 +87,10 @@ fn clock_state(state: &AppState) -> ClockState {
     summary = "Test mode: the server's clock",
     responses(
         (status = 200, description = "the time the server's rules read, and how far it is ahead", body = ClockState),
-        (status = 404, description = "not in test mode", body = ErrorResponse),
+        (status = 404, description = "not in test mode (the route does not exist)", body = ErrorResponse),
     )
 )]
 pub async fn clock(state: web::Data<AppState>) -> Result<web::Json<ClockState>, ApiError> {
-    test_mode(&state)?;
     Ok(web::Json(clock_state(&state)))
 }
 
@@ -113,7 +104,7 @@ pub async fn clock(state: web::Data<AppState>) -> Result<web::Json<ClockState>, 
     responses(
         (status = 200, description = "the clock after the move", body = ClockState),
         (status = 400, description = "not a duration, negative, or too far", body = ErrorResponse),
-        (status = 404, description = "not in test mode", body = ErrorResponse),
+        (status = 404, description = "not in test mode (the route does not exist)", body = ErrorResponse),
         BodyLimits,
     )
 )]
@@ -121,7 +112,6 @@ pub async fn advance_clock(
     state: web::Data<AppState>,
     body: JsonObject<ClockAdvance>,
 ) -> Result<web::Json<ClockState>, ApiError> {
-    test_mode(&state)?;
     let by = parse_duration(&body.into_inner().advance).map_err(|_| {
         ApiError::InvalidRequest("advance must be a duration forward: 30s, 15m, 8d or seconds")
     })?;

@@ -306,8 +306,12 @@ pub struct Keys {
 }
 
 /// The stored keyring at `now`, with `previous` HS256 secrets added as
-/// verify-only keys. `None` if no usable key of `algorithm` is stored (see
-/// [`prepare`]). `window` is the access TTL plus the leeway.
+/// verify-only keys. The newest key of `algorithm` that is not retired signs;
+/// if there is none (another instance moved to another algorithm, in a
+/// rolling change), the newest key that is not retired, whatever its
+/// algorithm: every instance then signs with a key all of them verify.
+/// `None` if every stored key is retired. `window` is how long a retired key
+/// verifies.
 pub fn load(
     conn: &mut DbConnection,
     algorithm: KeyAlgorithm,
@@ -320,10 +324,11 @@ pub fn load(
         .iter()
         .filter_map(|row| SigningKey::from_row(row, window))
         .collect();
-    // The newest key of the configured algorithm that is not retired signs.
+    let unretired = |k: &SigningKey| k.verifies_until.is_none();
     let Some(current) = keys
         .iter()
-        .position(|k| k.algorithm == algorithm && k.verifies_until.is_none())
+        .position(|k| k.algorithm == algorithm && unretired(k))
+        .or_else(|| keys.iter().position(unretired))
     else {
         return Ok(None);
     };
@@ -348,11 +353,15 @@ pub fn prepare(
     window: TimeDelta,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Keyring> {
-    if let Some(ring) = load(conn, algorithm, previous, window, now)? {
+    if let Some(ring) = load(conn, algorithm, previous, window, now)?
+        && ring.current().algorithm() == algorithm
+    {
         return Ok(ring);
     }
     let legacy = match algorithm {
-        KeyAlgorithm::Hs256 if SigningKeyRow::usable(conn, now - window)?.is_empty() => {
+        // Only into an empty keyring: once taken over, it is a stored key
+        // like any other (and may have been retired since).
+        KeyAlgorithm::Hs256 if !SigningKeyRow::any(conn)? => {
             settings::get(conn, settings::JWT_SECRET)?
         }
         _ => None,
@@ -378,7 +387,9 @@ pub fn prepare(
             rotate(conn, algorithm, now)?;
         }
     }
-    load(conn, algorithm, previous, window, now)?.ok_or(diesel::result::Error::NotFound)
+    load(conn, algorithm, previous, window, now)?
+        .filter(|ring| ring.current().algorithm() == algorithm)
+        .ok_or(diesel::result::Error::NotFound)
 }
 
 /// Retires the signing key(s) and makes a new key of `algorithm` current, in

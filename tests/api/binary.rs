@@ -16,9 +16,17 @@ fn wristband(dir: &std::path::Path) -> Command {
 /// Starts a server: the child, its first stdout line, and the address that
 /// line announces (if it is the listening line).
 fn start(command: &mut Command) -> (std::process::Child, String, Option<String>) {
+    start_with_stderr(command, Stdio::null())
+}
+
+/// [`start`], with the server's stderr going to `stderr`.
+fn start_with_stderr(
+    command: &mut Command,
+    stderr: Stdio,
+) -> (std::process::Child, String, Option<String>) {
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -153,4 +161,73 @@ fn serve_ephemeral_needs_no_settings_and_leaves_nothing_behind() {
     assert!(logged_in.contains("access_token"));
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "no file written: {left:?}");
+}
+
+#[test]
+fn rotate_key_makes_a_new_key_current_and_refuses_a_configured_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let rotate = |extra: &[(&str, &str)]| {
+        let mut command = wristband(dir.path());
+        command.args(["rotate-key", "--database-url", "sqlite://keys.db"]);
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+    let eddsa = [("WRISTBAND_JWT_ALG", "EdDSA")];
+    let (first, second) = (rotate(&eddsa), rotate(&eddsa));
+    assert!(first.status.success() && second.status.success());
+    let kid = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    assert!(!kid(&first).is_empty());
+    assert_ne!(kid(&first), kid(&second), "each rotation makes a new key");
+
+    let configured = rotate(&[(
+        "WRISTBAND_JWT_SECRET",
+        "a-configured-secret-of-32-bytes-or-more",
+    )]);
+    assert!(!configured.status.success());
+    let stderr = String::from_utf8_lossy(&configured.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("WRISTBAND_JWT_PREVIOUS_SECRETS"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("a-configured-secret"),
+        "the secret is not echoed"
+    );
+}
+
+#[test]
+fn test_mode_is_refused_off_loopback_and_announced_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = wristband(dir.path())
+        .env("WRISTBAND_TEST_MODE", "true")
+        .env("WRISTBAND_BIND", "0.0.0.0:0")
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "test mode on 0.0.0.0 was accepted"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("WRISTBAND_TEST_MODE"), "{stderr}");
+
+    let (mut child, line, _) = start_with_stderr(
+        wristband(dir.path())
+            .args(["serve", "--ephemeral"])
+            .env("WRISTBAND_TEST_MODE", "true"),
+        Stdio::piped(),
+    );
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        line.starts_with("wristband listening on http://127.0.0.1:"),
+        "{line}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("WRISTBAND_TEST_MODE=true"),
+        "a warning at start: {stderr}"
+    );
 }

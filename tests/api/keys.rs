@@ -244,10 +244,13 @@ async fn previous_hs256_secrets_still_verify_and_nobody_is_logged_out(db: TestDa
     let alice = before.new_user().await;
     let old_token = alice.token();
 
+    // Refresh tokens were keyed by the old secret: it becomes the refresh
+    // secret, so the signing key can change without logging anybody out.
     let after = db
         .spawn(Settings {
             jwt_secret: Some(NEW.into()),
             jwt_previous_secrets: Some(OLD.into()),
+            refresh_secret: Some(OLD.into()),
             ..base_settings()
         })
         .await;
@@ -261,6 +264,7 @@ async fn previous_hs256_secrets_still_verify_and_nobody_is_logged_out(db: TestDa
     let without = db
         .spawn(Settings {
             jwt_secret: Some(NEW.into()),
+            refresh_secret: Some(OLD.into()),
             ..base_settings()
         })
         .await;
@@ -270,4 +274,36 @@ async fn previous_hs256_secrets_still_verify_and_nobody_is_logged_out(db: TestDa
         .get("/auth/me")
         .await;
     assert_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
+
+backend_test!(an_earlier_generated_secret_is_taken_over_and_nobody_is_logged_out);
+async fn an_earlier_generated_secret_is_taken_over_and_nobody_is_logged_out(db: TestDatabase) {
+    const LEGACY: &str = "a-secret-an-earlier-version-generated-xyz";
+    crate::helpers::storage::with_legacy_secret(&db, LEGACY);
+    let app = db
+        .spawn(Settings {
+            jwt_secret: None,
+            ..base_settings()
+        })
+        .await;
+    let alice = app.new_user().await;
+    // Access tokens are signed with the same key as before (so tokens already
+    // out verify), and refresh tokens made with the same secret.
+    assert_eq!(
+        kid_of(&alice.token()),
+        SigningKey::hs256(LEGACY.as_bytes()).kid()
+    );
+    let refresh = wristband::tokens::RefreshKey::derive(LEGACY.as_bytes());
+    assert!(refresh.parse(&alice.refresh_token()).is_some());
+    // A rotation later, a restart keeps the new key: the old secret is not
+    // taken over twice.
+    let new_kid = rotate_signing_key(&app, KeyAlgorithm::Hs256).await;
+    let restarted = db
+        .spawn(Settings {
+            jwt_secret: None,
+            ..base_settings()
+        })
+        .await;
+    let bob = restarted.new_user().await;
+    assert_eq!(kid_of(&bob.token()), new_kid);
 }

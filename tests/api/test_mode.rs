@@ -207,3 +207,17 @@ async fn the_lockout_ends_when_the_clock_passes_it(app: TestApp) {
     advance(&app, "5m").await;
     app.login("alice@example.com", PASSWORD).await;
 }
+
+#[actix_web::test]
+async fn test_mode_is_refused_when_what_is_bound_is_not_loopback() {
+    // An embedder changing the validated configuration cannot slip past it.
+    let settings = Settings {
+        database_url: Some("sqlite::memory:".into()),
+        ..test_mode()
+    };
+    let mut config = wristband::Config::from_settings(&settings).unwrap();
+    config.bind = "0.0.0.0:0".into();
+    let refused = wristband::Application::build(config).await;
+    let error = refused.err().expect("refused").to_string();
+    assert!(error.contains("WRISTBAND_TEST_MODE"), "{error}");
+}

@@ -95,3 +95,21 @@ pub async fn stored_signing_key(app: &TestApp, kid: &str) -> SigningKey {
         _ => SigningKey::hs256(material.as_bytes()),
     }
 }
+
+/// A database as an earlier version left it: migrated, with its generated
+/// signing secret in `settings` (and no keyring yet).
+pub fn with_legacy_secret(database: &super::TestDatabase, secret: &str) {
+    use diesel::prelude::*;
+    use wristband::db::schema::settings;
+    let db = Database::connect(&DatabaseUrl::parse(&database.url).unwrap(), 1).unwrap();
+    db.migrate().unwrap();
+    with_connection(&db, |conn| {
+        diesel::insert_into(settings::table)
+            .values((
+                settings::name.eq(wristband::db::settings::JWT_SECRET),
+                settings::value.eq(secret),
+            ))
+            .execute(conn)
+            .unwrap();
+    });
+}
