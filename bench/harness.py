@@ -630,10 +630,10 @@ INTROSPECTION_RATE = 10_000
 RATE_CONNECTIONS = 16
 
 
-def fixed_rate(server, path, rate, seconds, connections, headers=(), body=""):
+def fixed_rate(server, path, rate, seconds, connections, headers=(), body="", method="POST"):
     """bench/load (open loop): `rate` requests/s, latency from each one's due time."""
     command = [LOAD, "--url", server.url + path, "--rate", str(rate), "--duration", str(seconds),
-               "--connections", str(connections), "--method", "POST", "--body", body]
+               "--connections", str(connections), "--method", method, "--body", body]
     for header in headers:
         command += ["--header", header]
     before = server.cpu_ticks()
@@ -651,7 +651,7 @@ def workload_f(out):
     token, _ = sign_in(server)
     server.mark_idle()
     lines = lines_file("introspect", [secret, token])
-    closed, fixed = [], []
+    closed, fixed, floor = [], [], []
     headers = (f"Authorization: Bearer {secret}", "Content-Type: application/x-www-form-urlencoded")
     for round_ in range(1, ROUNDS + 1):
         result = wrk(server, "/auth/introspect", DURATION, INTROSPECTION_CONNECTIONS, threads=1,
@@ -663,6 +663,9 @@ def workload_f(out):
         fixed.append(result)
         log(f"  round {round_} (fixed {INTROSPECTION_RATE:,}/s): {result['rps']:,.0f} calls/s, "
             f"p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, p99.9 {result['p999']:.2f} ms")
+        result = fixed_rate(server, "/healthz", INTROSPECTION_RATE, DURATION, RATE_CONNECTIONS, method="GET")
+        floor.append(result)
+        log(f"  round {round_} (fixed, /healthz): p99 {result['p99']:.2f} ms")
     s = summary(closed)
     p99 = statistics.median(r["p99"] for r in fixed)
     rps = statistics.median(r["rps"] for r in fixed)
@@ -681,6 +684,14 @@ def workload_f(out):
         "|---|---|---|---|---|---|---|---|---|",
         *[f"| {i} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
           f"{r['max']:.2f} | {r['cpu_us']:.1f} | {r['errors']} |" for i, r in enumerate(fixed, 1)],
+        "",
+        "The same rate on `GET /healthz` (no work at all) in the same rounds, for how much of that tail is "
+        "the two cores shared by the server and the generator:",
+        "",
+        "| round | calls/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU µs/call | non-2xx + errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[f"| {i} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | "
+          f"{r['max']:.2f} | {r['cpu_us']:.1f} | {r['errors']} |" for i, r in enumerate(floor, 1)],
         "",
         f"As fast as it goes: `wrk -t1 -c{INTROSPECTION_CONNECTIONS} -d{DURATION}s` with "
         "`bench/wrk/introspect.lua` (closed loop: the rate is what the server reaches).",
