@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Database, settings};
 use crate::http::rate_limit::RateLimit;
-use crate::http::{observe, origin, timeout, tls};
+use crate::http::{headers, observe, origin, timeout, tls};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::sessions::{Sessions, purge};
@@ -305,7 +305,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .wrap(from_fn(timeout::deadline))
                 .wrap(origin::cors(&app_state.config))
-                .wrap(default_headers(app_state.config.test_mode))
+                .wrap(from_fn(headers::default_headers))
                 // Outermost: the log line and metrics see every answer,
                 // CORS preflights and timeouts included.
                 .wrap(from_fn(observe::observe))
@@ -362,19 +362,6 @@ impl Application {
     /// Serves until the server is stopped (SIGINT/SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
-    }
-}
-
-/// The headers every response carries (unless it sets its own), and in test
-/// mode the mark that tells a suite it is not talking to production.
-fn default_headers(test_mode: bool) -> DefaultHeaders {
-    let headers = DefaultHeaders::new()
-        .add(("Cache-Control", "no-store"))
-        .add(("X-Content-Type-Options", "nosniff"));
-    if test_mode {
-        headers.add(("Wristband-Test-Mode", "1"))
-    } else {
-        headers
     }
 }
 

@@ -149,8 +149,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, test_mode: bool) {
         let resource = routes
             .iter()
             .fold(resource(path, &methods), |resource, entry| {
-                let route = (entry.build)(web::route().method(entry.method.clone()));
-                resource.route(route.wrap(from_fn(crate::http::errors_as_responses)))
+                resource.route((entry.build)(web::route().method(entry.method.clone())))
             });
         cfg.service(resource);
     }

@@ -171,34 +171,40 @@ impl AccessTokens {
     /// The stateless checks. Every failure is `InvalidToken`; why goes to the
     /// debug log only.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, ApiError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| refused("no header"))?;
-        let header_ok = header.typ.as_deref() == Some(TYP)
+        let now = self.clock.timestamp();
+        let keyring = self.keyring();
+        // With one key (the usual case) there is nothing to choose: the
+        // header is read once, by the library. With several, its `kid` picks
+        // the key first; either way the key's own algorithm is the only one
+        // the library accepts, and the `kid` must name that very key.
+        let key = match keyring.single() {
+            Some(key) => key,
+            None => jsonwebtoken::decode_header(token)
+                .ok()
+                .and_then(|header| header.kid)
+                .and_then(|kid| keyring.find(&kid, now))
+                .ok_or_else(|| refused("unknown or retired kid"))?,
+        };
+        let validation = match key.algorithm() {
+            KeyAlgorithm::Hs256 => &self.hs256,
+            KeyAlgorithm::EdDsa => &self.eddsa,
+        };
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key.decoding(), validation)
+            .map_err(|e| refused(&e.to_string()))?;
+        let header = data.header;
+        let named = header.kid.as_deref().and_then(|kid| keyring.find(kid, now));
+        let header_ok = named.is_some_and(|named| std::ptr::eq(named, key))
+            && header.alg == key.algorithm().jwt()
+            && header.typ.as_deref() == Some(TYP)
             && header.jku.is_none()
             && header.jwk.is_none()
             && header.x5u.is_none()
             && header.x5c.is_none()
             && header.crit.is_none();
         if !header_ok {
-            return Err(refused("unexpected header"));
+            return Err(refused("unexpected header, or a kid that is not the key's"));
         }
-        let now = self.clock.timestamp();
-        let keyring = self.keyring();
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| keyring.find(kid, now))
-            .ok_or_else(|| refused("unknown or retired kid"))?;
-        // The key decides the algorithm; the header must agree with it.
-        if header.alg != key.algorithm().jwt() {
-            return Err(refused("alg is not the key's"));
-        }
-        let validation = match key.algorithm() {
-            KeyAlgorithm::Hs256 => &self.hs256,
-            KeyAlgorithm::EdDsa => &self.eddsa,
-        };
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, key.decoding(), validation)
-            .map_err(|e| refused(&e.to_string()))?
-            .claims;
+        let claims = data.claims;
         // RFC 7519: expired once now >= exp (jsonwebtoken accepts now == exp).
         if now >= claims.exp.saturating_add(self.leeway) {
             return Err(refused("expired"));

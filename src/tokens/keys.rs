@@ -264,6 +264,14 @@ impl Keyring {
         &self.keys[0]
     }
 
+    /// The only key, when there is just one.
+    pub fn single(&self) -> Option<&SigningKey> {
+        match self.keys.as_slice() {
+            [key] => Some(key),
+            _ => None,
+        }
+    }
+
     /// The key named `kid`, if it may verify a token at `now` (seconds).
     pub fn find(&self, kid: &str, now: i64) -> Option<&SigningKey> {
         self.keys

@@ -307,3 +307,51 @@ async fn an_earlier_generated_secret_is_taken_over_and_nobody_is_logged_out(db: 
     let bob = restarted.new_user().await;
     assert_eq!(kid_of(&bob.token()), new_kid);
 }
+
+backend_test!(a_rolling_change_of_algorithm_keeps_every_instance_verifying);
+async fn a_rolling_change_of_algorithm_keeps_every_instance_verifying(db: TestDatabase) {
+    let stored_hs256 = || Settings {
+        jwt_secret: None,
+        ..base_settings()
+    };
+    let old = db.spawn(eddsa()).await;
+    let alice = old.new_user().await;
+    let eddsa_token = alice.token();
+    // A new instance, configured for HS256, starts: it rotates to an HS256
+    // key, retiring the EdDSA one.
+    let new = db.spawn(stored_hs256()).await;
+    let bob = new.new_user().await;
+    assert_eq!(
+        jsonwebtoken::decode_header(bob.token()).unwrap().alg,
+        jsonwebtoken::Algorithm::HS256
+    );
+    // The old instance, finding no current EdDSA key, signs with the new
+    // instance's key within about a second, so its tokens verify everywhere.
+    let mut signed = String::new();
+    for _ in 0..50 {
+        signed = alice.refresh().await.access_token;
+        if kid_of(&signed) == kid_of(&bob.token()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        kid_of(&signed),
+        kid_of(&bob.token()),
+        "the old instance adopted the key"
+    );
+    for app in [&old, &new] {
+        let me = alice.on(app).with_token(&signed).get("/auth/me").await;
+        assert_eq!(
+            me.status(),
+            StatusCode::OK,
+            "the adopted key verifies on both"
+        );
+        let me = alice.on(app).with_token(&eddsa_token).get("/auth/me").await;
+        assert_eq!(
+            me.status(),
+            StatusCode::OK,
+            "the retired EdDSA key still verifies on both"
+        );
+    }
+}

@@ -76,6 +76,13 @@ async fn every_response_is_marked_in_test_mode(app: TestApp) {
     let anon = app.anon();
     for path in ["/healthz", "/auth/me", "/no/such/path", "/test/clock"] {
         let response = anon.get(path).await;
+        // Refusals as well as successes carry every default header.
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
         let mark = response.headers().get(MARK).cloned();
         assert_eq!(
             mark.as_ref().map(|v| v.as_bytes()),
