@@ -1,5 +1,5 @@
-//! Start-up: connect and migrate, load or generate the signing secret, build
-//! the shared state, bind, and run the HTTP server with its middleware.
+//! Start-up: connect and migrate, load or make the keys (`startup/keys.rs`),
+//! build the shared state, bind, and run the HTTP server with its middleware.
 //! `Application::build` binds before returning, so the port is known (port 0
 //! works) and tests can start a real server.
 
@@ -13,23 +13,25 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::TimeDelta;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::password;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::{Database, settings};
+use crate::db::Database;
 use crate::http::rate_limit::RateLimit;
 use crate::http::{headers, observe, origin, timeout, tls};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::sessions::{Sessions, purge};
 use crate::state::AppState;
-use crate::tokens::keys::{self, Keys};
-use crate::tokens::{Keyring, RefreshCookie};
+use crate::tokens::RefreshCookie;
 use crate::users::{self, AdminSetup};
+
+mod keys;
+
+pub use keys::{key_window, prepare_keys, rotate_key};
 
 /// Database connections per instance.
 const POOL_SIZE: u32 = 16;
@@ -89,21 +91,10 @@ pub struct Application {
     server: Server,
 }
 
-fn random_secret() -> String {
+pub(crate) fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// How often every instance re-reads the stored keyring.
-const KEYRING_RELOAD: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// How long a retired signing key still verifies: the access TTL plus the
-/// leeway, plus two reloads, for tokens another instance signed with it
-/// before it learnt of the rotation.
-pub fn key_window(config: &Config) -> TimeDelta {
-    TimeDelta::from_std(config.access_ttl + config.clock_leeway + 2 * KEYRING_RELOAD)
-        .unwrap_or(TimeDelta::MAX)
 }
 
 /// Connects and migrates.
@@ -115,79 +106,6 @@ pub fn open_database(config: &Config) -> Result<Database, StartupError> {
     db.migrate()
         .map_err(|e| StartupError::because(format!("cannot migrate the {backend} database"), e))?;
     Ok(db)
-}
-
-/// The keys of `config`: the configured HS256 secret or the stored keyring
-/// (made at the first start, rotated here to a key of `WRISTBAND_JWT_ALG`
-/// when that changed), and the refresh secret.
-pub fn prepare_keys(config: &Config, db: &Database, clock: &Clock) -> Result<Keys, StartupError> {
-    let mut conn = connection(db)?;
-    let keyring = match &config.jwt_secret {
-        Some(secret) => Keyring::configured(
-            secret.expose_secret().as_bytes(),
-            &config.jwt_previous_secrets,
-        ),
-        None => keys::prepare(
-            &mut conn,
-            config.jwt_algorithm,
-            &config.jwt_previous_secrets,
-            key_window(config),
-            clock.now(),
-        )
-        .map_err(|e| StartupError::because("cannot load the signing keys", e))?,
-    };
-    let refresh_secret = match (&config.refresh_secret, &config.jwt_secret) {
-        (Some(secret), _) => secret.clone(),
-        // As before the keyring: keyed by the configured secret, so that a
-        // copy of the database alone cannot mint refresh tokens (to rotate
-        // that secret, WRISTBAND_REFRESH_SECRET must be set; see config).
-        (None, Some(secret)) => secret.clone(),
-        (None, None) => {
-            // A database from before the keyring derived refresh tokens from
-            // its generated signing key: keeping that secret keeps them valid.
-            let legacy = settings::get(&mut conn, settings::JWT_SECRET)
-                .map_err(|e| StartupError::because("cannot load the refresh secret", e))?;
-            settings::get_or_create(&mut conn, settings::REFRESH_SECRET, || {
-                legacy.unwrap_or_else(random_secret)
-            })
-            .map_err(|e| StartupError::because("cannot load the refresh secret", e))?
-            .into()
-        }
-    };
-    Ok(Keys {
-        keyring,
-        refresh_secret,
-    })
-}
-
-/// `wristband rotate-key`: retires the signing key and makes a new one
-/// current; returns its `kid`. Running instances pick it up within a second.
-/// It keeps the algorithm the servers sign with: a change of
-/// `WRISTBAND_JWT_ALG` happens when servers start with the new value.
-pub fn rotate_key(config: &Config) -> Result<String, StartupError> {
-    if config.jwt_secret.is_some() {
-        return Err(StartupError::new(
-            "the signing key is WRISTBAND_JWT_SECRET: rotate it in your secret store, and list the \
-             old one in WRISTBAND_JWT_PREVIOUS_SECRETS until the access TTL has passed",
-        ));
-    }
-    let clock = Clock::system();
-    let db = open_database(config)?;
-    let mut conn = connection(&db)?;
-    let (algorithm, now) = (config.jwt_algorithm, clock.now());
-    let failed = |e| StartupError::because("cannot rotate the signing key", e);
-    let stored = keys::load(&mut conn, algorithm, &[], key_window(config), now).map_err(failed)?;
-    if let Some(current) = stored.as_ref().map(|ring| ring.current().algorithm())
-        && current != algorithm
-    {
-        return Err(StartupError::new(format!(
-            "the servers sign with {}, but WRISTBAND_JWT_ALG is {}: set it as the servers have it \
-             (a change of algorithm takes effect when they start with the new one)",
-            current.as_str(),
-            algorithm.as_str()
-        )));
-    }
-    keys::rotate(&mut conn, algorithm, now).map_err(failed)
 }
 
 /// A pooled connection for the CLI and start-up, with the cause kept.
@@ -290,7 +208,7 @@ impl Application {
             retention,
         );
         if state.config.jwt_secret.is_none() {
-            spawn_keyring_reload(state.clone());
+            keys::spawn_keyring_reload(state.clone());
         }
         let rate_limit = web::Data::new(RateLimit::per_minute(state.config.rate_limit_per_minute));
         spawn_rate_limit_cleanup(rate_limit.clone());
@@ -363,50 +281,6 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-/// Every second, re-reads the stored keyring, so a `rotate-key` (or a key
-/// another instance made) is in force here within about a second.
-fn spawn_keyring_reload(state: web::Data<AppState>) {
-    actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(KEYRING_RELOAD);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            let (config, clock) = (&state.config, state.sessions.clock());
-            let (algorithm, previous) = (config.jwt_algorithm, config.jwt_previous_secrets.clone());
-            let (window, now) = (key_window(config), clock.now());
-            let loaded = state
-                .db()
-                .run(move |conn| {
-                    Ok::<_, crate::error::ApiError>(keys::load(
-                        conn, algorithm, &previous, window, now,
-                    )?)
-                })
-                .await;
-            match loaded {
-                Ok(Some(ring)) => {
-                    let current = ring.current();
-                    let (kid, signs) = (current.kid().to_owned(), current.algorithm());
-                    if state.sessions.access().replace_keyring(ring) {
-                        log::info!("signing keys reloaded; current kid {kid}");
-                        if signs != algorithm {
-                            log::warn!(
-                                "no current {} key is stored: signing with {} key {kid}, which \
-                                 the other instances made",
-                                algorithm.as_str(),
-                                signs.as_str()
-                            );
-                        }
-                    }
-                }
-                // Keep the keys in force: every stored key is retired (by
-                // hand; rotate-key always leaves a current one).
-                Ok(None) => log::error!("every stored signing key is retired"),
-                Err(e) => log::debug!("cannot reload the signing keys: {e}"),
-            }
-        }
-    });
 }
 
 /// Every minute, drops the rate-limit state of clients back to a full burst.
