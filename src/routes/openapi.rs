@@ -127,9 +127,18 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The document with this server's refresh-cookie name.
-pub fn document(cookie_name: &str) -> utoipa::openapi::OpenApi {
+/// The document of this server: its refresh-cookie name, and test mode's
+/// routes only when it serves them.
+pub fn document(cookie_name: &str, test_mode: bool) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    if !test_mode {
+        doc.paths
+            .paths
+            .retain(|path, _| !super::is_test_route(path));
+        if let Some(tags) = doc.tags.as_mut() {
+            tags.retain(|tag| tag.name != "testing");
+        }
+    }
     if let Some(components) = doc.components.as_mut() {
         components.add_security_scheme(
             "refresh_cookie",
@@ -148,5 +157,5 @@ pub fn document(cookie_name: &str) -> utoipa::openapi::OpenApi {
 )]
 /// `GET /openapi.json`.
 pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(document(state.cookie.name()))
+    HttpResponse::Ok().json(document(state.cookie.name(), state.config.test_mode))
 }

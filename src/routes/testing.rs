@@ -37,7 +37,6 @@ fn random_password() -> Password {
     responses(
         (status = 201, description = "the user, an access token, and the refresh cookie of a new session", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie"))),
         (status = 400, description = "malformed request, `invalid_email` or `weak_password`", body = ErrorResponse),
-        (status = 404, description = "not in test mode (the route does not exist)", body = ErrorResponse),
         (status = 409, description = "the email is taken", body = ErrorResponse),
         BodyLimits,
         Unavailable,
@@ -87,7 +86,6 @@ fn clock_state(state: &AppState) -> ClockState {
     summary = "Test mode: the server's clock",
     responses(
         (status = 200, description = "the time the server's rules read, and how far it is ahead", body = ClockState),
-        (status = 404, description = "not in test mode (the route does not exist)", body = ErrorResponse),
     )
 )]
 pub async fn clock(state: web::Data<AppState>) -> Result<web::Json<ClockState>, ApiError> {
@@ -104,7 +102,6 @@ pub async fn clock(state: web::Data<AppState>) -> Result<web::Json<ClockState>, 
     responses(
         (status = 200, description = "the clock after the move", body = ClockState),
         (status = 400, description = "not a duration, negative, or too far", body = ErrorResponse),
-        (status = 404, description = "not in test mode (the route does not exist)", body = ErrorResponse),
         BodyLimits,
     )
 )]

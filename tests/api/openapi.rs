@@ -18,15 +18,31 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     routes
 }
 
-fn served() -> BTreeSet<(String, String)> {
+fn served(test_mode: bool) -> BTreeSet<(String, String)> {
     wristband::routes::table()
         .into_iter()
+        .filter(|entry| test_mode || !wristband::routes::is_test_route(entry.path))
         .map(|entry| (entry.method.to_string(), entry.path.to_owned()))
         .collect()
 }
 
 backend_test!(the_document_lists_exactly_the_routes_served);
 async fn the_document_lists_exactly_the_routes_served(app: TestApp) {
+    lists_exactly_the_routes_served(app, false).await;
+}
+
+backend_test!(
+    a_test_mode_document_lists_its_routes_too,
+    wristband::config::Settings {
+        test_mode: Some("true".into()),
+        ..crate::helpers::base_settings()
+    }
+);
+async fn a_test_mode_document_lists_its_routes_too(app: TestApp) {
+    lists_exactly_the_routes_served(app, true).await;
+}
+
+async fn lists_exactly_the_routes_served(app: TestApp, test_mode: bool) {
     let response = app.anon().get("/openapi.json").await;
     assert_eq!(response.status(), StatusCode::OK);
     let doc: Value = response.body().await;
@@ -35,7 +51,14 @@ async fn the_document_lists_exactly_the_routes_served(app: TestApp) {
         "{}",
         doc["openapi"]
     );
-    let (documented, served) = (documented(&doc), served());
+    let (documented, served) = (documented(&doc), served(test_mode));
+    assert_eq!(
+        documented
+            .iter()
+            .any(|(_, path)| path.starts_with("/test/")),
+        test_mode,
+        "test routes are documented exactly when served"
+    );
     assert!(served.len() > 20, "the route table is read");
     assert_eq!(
         documented.difference(&served).collect::<Vec<_>>(),
