@@ -193,14 +193,15 @@ async fn retired_keys_verify_for_the_access_ttl_then_are_refused(app: TestApp) {
     let response = alice.with_token(&token).get("/auth/me").await;
     assert_eq!(response.status(), StatusCode::OK, "retired, still verifies");
 
-    // The access TTL (10 minutes) later, the retired key is done with.
+    // The access TTL (10 minutes) plus two keyring reloads (2 s) later, the
+    // retired key is done with.
     let moved = app
         .anon()
         .post("/test/clock")
-        .json(&serde_json::json!({"advance": "601s"}))
+        .json(&serde_json::json!({"advance": "605s"}))
         .await;
     assert_eq!(moved.status(), StatusCode::OK);
-    clock.advance(Duration::from_secs(601)).unwrap();
+    clock.advance(Duration::from_secs(605)).unwrap();
     let token = forge
         .sign(&claims_for(&alice, sid, clock.timestamp()))
         .unwrap();
