@@ -61,6 +61,20 @@ async fn until_published(app: &TestApp, count: usize) -> JwkSet {
     panic!("the JWKS never held {count} keys");
 }
 
+/// Refreshes `client` (up to 5 s, the keyring is re-read every second) until
+/// its new access token is signed by `kid`; returns the last token either way.
+async fn refresh_until_signed_by(client: &Client, kid: &str) -> String {
+    let mut token = String::new();
+    for _ in 0..50 {
+        token = client.refresh().await.access_token;
+        if kid_of(&token) == kid {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    token
+}
+
 /// Verifies `token` as a resource server would: the key from the JWKS by
 /// `kid`, with jsonwebtoken's own JWK support.
 fn verify_with_jwks(set: &JwkSet, token: &str) -> jsonwebtoken::errors::Result<AccessClaims> {
@@ -112,14 +126,7 @@ async fn rotation_keeps_the_session(app: &TestApp, algorithm: KeyAlgorithm, publ
     let new_kid = rotate_signing_key(app, algorithm).await;
     assert_ne!(new_kid, old_kid);
     // Within a second or so the server signs with the new key.
-    let mut refreshed = String::new();
-    for _ in 0..50 {
-        refreshed = alice.refresh().await.access_token;
-        if kid_of(&refreshed) == new_kid {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let refreshed = refresh_until_signed_by(&alice, &new_kid).await;
     assert_eq!(kid_of(&refreshed), new_kid, "the new key signs");
     assert_eq!(until_published(app, published).await.keys.len(), published);
 
@@ -328,14 +335,7 @@ async fn a_rolling_change_of_algorithm_keeps_every_instance_verifying(db: TestDa
     );
     // The old instance, finding no current EdDSA key, signs with the new
     // instance's key within about a second, so its tokens verify everywhere.
-    let mut signed = String::new();
-    for _ in 0..50 {
-        signed = alice.refresh().await.access_token;
-        if kid_of(&signed) == kid_of(&bob.token()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let signed = refresh_until_signed_by(&alice, &kid_of(&bob.token())).await;
     assert_eq!(
         kid_of(&signed),
         kid_of(&bob.token()),
