@@ -11,6 +11,7 @@ use crate::db::audit::AuditRow;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
 use crate::db::{Role, SessionId, UserId};
+use crate::devices::device_name;
 
 /// A password in a request body: redacted in `Debug`, wiped from memory when
 /// dropped. It serialises as the plain string, for clients building requests.
@@ -115,6 +116,9 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     /// Client user agent at login.
     pub user_agent: Option<String>,
+    /// A short name of the device, from the user agent: "Chrome 131 on
+    /// macOS", "curl 8.5", or "Unknown device".
+    pub device: String,
     /// Client IP at login.
     pub ip: Option<String>,
     /// Whether this is the caller's own session.
@@ -131,6 +135,7 @@ impl Session {
             created_at: utc(row.created_at),
             last_refreshed_at: utc(row.last_refreshed_at),
             expires_at: utc(ends_at),
+            device: device_name(row.user_agent.as_deref()),
             user_agent: row.user_agent,
             ip: row.ip,
         }
@@ -143,7 +148,8 @@ pub struct Credentials {
     /// Email as typed (trimmed, NFKC-normalised and lower-cased by the server).
     #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// Password: 8 to 72 bytes of UTF-8, no NUL.
+    /// Password: 8 to 72 bytes of UTF-8, no NUL (registration also refuses
+    /// the most common passwords and, with a range API set, breached ones).
     #[schema(min_length = 8, max_length = 72)]
     pub password: Password,
 }
@@ -163,7 +169,8 @@ impl Credentials {
 pub struct PasswordChange {
     /// The password now.
     pub current_password: Password,
-    /// The password wanted: 8 to 72 bytes of UTF-8, no NUL.
+    /// The password wanted: 8 to 72 bytes of UTF-8, no NUL, not one of the
+    /// most common passwords nor (with a range API set) a breached one.
     #[schema(min_length = 8, max_length = 72)]
     pub new_password: Password,
 }
@@ -210,7 +217,8 @@ pub struct NewUserRequest {
     /// Email as typed.
     #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// Initial password: 8 to 72 bytes of UTF-8, no NUL.
+    /// Initial password: 8 to 72 bytes of UTF-8, no NUL, not one of the most
+    /// common passwords nor (with a range API set) a breached one.
     #[schema(min_length = 8, max_length = 72)]
     pub password: Password,
     /// `user` (default) or `admin`.
@@ -278,6 +286,8 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     /// Client user agent.
     pub user_agent: Option<String>,
+    /// A short name of the device, from the user agent (as on sessions).
+    pub device: String,
 }
 
 impl From<AuditRow> for AuditEvent {
@@ -290,9 +300,17 @@ impl From<AuditRow> for AuditEvent {
             actor_id: row.actor_id,
             session_id: row.session_id,
             ip: row.ip,
+            device: device_name(row.user_agent.as_deref()),
             user_agent: row.user_agent,
         }
     }
+}
+
+/// `{"revoked": N}`: how many other sessions `POST /auth/logout-others` ended.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OthersRevoked {
+    /// Sessions ended.
+    pub revoked: u64,
 }
 
 /// Every error: `{"error", "error_description"}`, plus `reason` on

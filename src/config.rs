@@ -14,6 +14,7 @@ use clap::Args;
 use secrecy::SecretString;
 
 use crate::db::DatabaseUrl;
+pub use crate::logging::LogFormat;
 use crate::tokens::KeyAlgorithm;
 
 /// The raw settings as given on the command line or in the environment.
@@ -119,6 +120,9 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub admin_password: Option<String>,
+    /// Range API of breached passwords in Have I Been Pwned's shape, e.g. https://api.pwnedpasswords.com/range
+    #[arg(long, env = "WRISTBAND_PWNED_PASSWORDS_URL", global = true)]
+    pub pwned_passwords_url: Option<String>,
     /// When set, `/metrics` needs it as a Bearer token
     #[arg(
         long,
@@ -165,15 +169,6 @@ pub enum Registration {
     Open,
     /// Only admins create users.
     Closed,
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// `TIME LEVEL target: message key=value …`.
-    Text,
-    /// One JSON object per line, for log shippers.
-    Json,
 }
 
 /// The validated configuration.
@@ -227,6 +222,9 @@ pub struct Config {
     pub database_timeout: Duration,
     /// The admin that must exist after start-up.
     pub admin: Option<(String, SecretString)>,
+    /// `WRISTBAND_PWNED_PASSWORDS_URL`, without a trailing `/`; `None`: only
+    /// the bundled list of common passwords is checked.
+    pub pwned_passwords_url: Option<String>,
     /// The Bearer token `/metrics` needs; `None`: `/metrics` is public.
     pub metrics_token: Option<SecretString>,
     /// The Bearer token `/auth/introspect` needs; `None`: the endpoint is off.
@@ -294,6 +292,26 @@ fn parse_bool(value: &str) -> Result<bool, String> {
         "false" | "0" | "no" | "off" => Ok(false),
         other => Err(format!("{other:?} is not true or false")),
     }
+}
+
+/// Checks an http(s) URL with a host and no query or fragment (a range API's
+/// `/{prefix}` is appended to it) and returns it without a trailing `/`. The
+/// value is not echoed: a URL may carry credentials.
+fn parse_range_url(value: &str) -> Result<String, String> {
+    let refused = || {
+        "must be an http:// or https:// URL with a host and no query or fragment, \
+         e.g. https://api.pwnedpasswords.com/range"
+            .to_owned()
+    };
+    let url = reqwest::Url::parse(value.trim()).map_err(|_| refused())?;
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !usable {
+        return Err(refused());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// Checks `scheme://host[:port]` with nothing after it, and returns it in the
@@ -646,8 +664,10 @@ impl Config {
 
         let admin_password = s.admin_password.clone().filter(|p| !p.is_empty());
         if let Some(password) = &admin_password {
-            crate::auth::password::check_policy(password)
-                .map_err(|_| invalid("WRISTBAND_ADMIN_PASSWORD", "must be 8 to 72 bytes"))?;
+            // The policy's own reason: too short, too long, or too common.
+            if let Some(why) = crate::auth::password::weakness(password) {
+                return Err(invalid("WRISTBAND_ADMIN_PASSWORD", why));
+            }
         }
         let admin = match (admin_email, admin_password) {
             (Some(email), Some(password)) => Some((email, SecretString::from(password))),
@@ -659,6 +679,9 @@ impl Config {
             }
             _ => None,
         };
+        let pwned_passwords_url =
+            Reader::new("WRISTBAND_PWNED_PASSWORDS_URL", &s.pwned_passwords_url)
+                .parse(None, |v| parse_range_url(v).map(Some))?;
 
         Ok(Self {
             database_url,
@@ -685,6 +708,7 @@ impl Config {
             trust_proxy,
             database_timeout,
             admin,
+            pwned_passwords_url,
             metrics_token,
             introspection_secret,
             log_format,
@@ -844,6 +868,43 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.variable, "WRISTBAND_ADMIN_PASSWORD");
         assert!(!e.to_string().contains("short"));
+        let e = config(|s| {
+            s.admin_email = Some("root@example.com".into());
+            s.admin_password = Some("Password123".into());
+        })
+        .unwrap_err();
+        assert_eq!(e.variable, "WRISTBAND_ADMIN_PASSWORD");
+        assert!(e.to_string().contains("most common") && !e.to_string().contains("Password123"));
+    }
+
+    #[test]
+    fn the_range_api_is_an_http_url() {
+        assert_eq!(config(|_| {}).unwrap().pwned_passwords_url, None);
+        let c = config(|s| {
+            s.pwned_passwords_url = Some("https://api.pwnedpasswords.com/range/".into());
+        })
+        .unwrap();
+        assert_eq!(
+            c.pwned_passwords_url.as_deref(),
+            Some("https://api.pwnedpasswords.com/range")
+        );
+        let c = config(|s| s.pwned_passwords_url = Some("http://127.0.0.1:9000".into())).unwrap();
+        assert_eq!(
+            c.pwned_passwords_url.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        for bad in [
+            "api.pwnedpasswords.com/range",
+            "ftp://example.com/range",
+            "https://example.com/range?key=1",
+            "https://example.com/range#x",
+            "https://user:hunter2@/range",
+            "not a url",
+        ] {
+            let e = config(|s| s.pwned_passwords_url = Some(bad.into())).unwrap_err();
+            assert_eq!(e.variable, "WRISTBAND_PWNED_PASSWORDS_URL", "{bad}");
+            assert!(!e.to_string().contains("hunter2"), "not echoed");
+        }
     }
 
     #[test]

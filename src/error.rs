@@ -10,6 +10,7 @@
 //!   does not know the cookie's name.
 
 use crate::api::ErrorResponse;
+use crate::logging::Escaped;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -31,6 +32,9 @@ pub enum ApiError {
     /// Registration of an email that already has an account.
     #[error("email taken")]
     EmailTaken,
+    /// An admin's change of a user that would leave no enabled admin.
+    #[error("last admin")]
+    LastAdmin,
     /// `WRISTBAND_REGISTRATION=closed`: only admins create users.
     #[error("registration closed")]
     RegistrationClosed,
@@ -91,6 +95,7 @@ impl ApiError {
             Self::InvalidEmail => "invalid_email",
             Self::WeakPassword(_) => "weak_password",
             Self::EmailTaken => "email_taken",
+            Self::LastAdmin => "last_admin",
             Self::RegistrationClosed => "registration_closed",
             Self::InvalidCredentials | Self::WrongCurrentPassword => "invalid_credentials",
             Self::InvalidGrant(_) => "invalid_grant",
@@ -114,6 +119,7 @@ impl ApiError {
             Self::InvalidEmail => "The email address is not valid.".into(),
             Self::WeakPassword(why) => format!("The password is not acceptable: {why}."),
             Self::EmailTaken => "An account with this email already exists.".into(),
+            Self::LastAdmin => "The change would leave no enabled admin.".into(),
             Self::RegistrationClosed => {
                 "Registration is closed; an admin can create your account.".into()
             }
@@ -143,7 +149,7 @@ impl ResponseError for ApiError {
             Self::InvalidRequest(_) | Self::InvalidEmail | Self::WeakPassword(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::LastAdmin => StatusCode::CONFLICT,
             Self::InvalidCredentials
             | Self::InvalidGrant(_)
             | Self::MissingToken
@@ -200,7 +206,8 @@ impl ResponseError for ApiError {
 
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
-        log::error!("{error}");
+        // A database's message may quote a value a request supplied.
+        log::error!("{}", Escaped(&error.to_string()));
         Self::Unavailable
     }
 }
@@ -209,7 +216,7 @@ impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         // Expected outcomes (not found, unique violations) are matched where they
         // happen; whatever reaches this point is the database failing us.
-        log::error!("database error: {error}");
+        log::error!("database error: {}", Escaped(&error.to_string()));
         Self::Unavailable
     }
 }

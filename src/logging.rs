@@ -9,15 +9,52 @@
 //! [`BATCH_INTERVAL`] (a background thread), at once after a warning or an
 //! error, and when the process ends ([`flush`]). One write per batch instead
 //! of one per request keeps the access log off the hot path's profile.
+//!
+//! Text that comes from a request (a token's header, a path, a user agent,
+//! an origin, a library's error about any of them) is logged through
+//! [`Escaped`], so a newline in it cannot start a forged line.
 
 use std::cell::Cell;
+use std::fmt;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use log::kv::{Key, Value, VisitSource};
 
-use crate::config::LogFormat;
+/// Request-derived text made safe for a log line: control characters (Cc)
+/// and the line and paragraph separators (U+2028, U+2029, which some log
+/// viewers break lines at) are written as escapes — `\n`, `\r`, `\t` as
+/// such, the others as `\u{..}` — and a backslash as `\\`, so an escape in
+/// the input cannot pass for one this wrote. Everything else is written as is.
+///
+/// ```
+/// use wristband::logging::Escaped;
+/// assert_eq!(Escaped("a\nINFO forged").to_string(), r"a\nINFO forged");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Escaped<'a>(pub &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let needs_escape = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\\');
+        let mut rest = self.0;
+        // Clean runs are written whole: most values have nothing to escape.
+        while let Some(at) = rest.find(needs_escape) {
+            f.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            match c {
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                '\\' => f.write_str("\\\\")?,
+                other => write!(f, "\\u{{{:04x}}}", u32::from(other))?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        f.write_str(rest)
+    }
+}
 
 struct Fields(serde_json::Map<String, serde_json::Value>);
 
@@ -110,6 +147,15 @@ impl Write for Batched {
     }
 }
 
+/// How log lines are written (`WRISTBAND_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `TIME LEVEL target: message key=value …`.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
 /// Installs the logger (once per process; later calls do nothing).
 pub fn init(format: LogFormat) {
     let mut builder =
@@ -150,6 +196,38 @@ pub fn init(format: LogFormat) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_text_stays_on_one_line() {
+        let forged = "HS256\n2026-01-01T00:00:00.000Z INFO  wristband: admin logged in\r\n";
+        let shown = Escaped(forged).to_string();
+        assert_eq!(
+            shown,
+            r"HS256\n2026-01-01T00:00:00.000Z INFO  wristband: admin logged in\r\n"
+        );
+        assert_eq!(shown.lines().count(), 1);
+        for (input, expected) in [
+            ("plain text, é and ✓", "plain text, é and ✓"),
+            ("", ""),
+            ("tab\there", r"tab\there"),
+            (
+                "nul\0 esc\u{1b}[31m del\u{7f} nel\u{85}",
+                r"nul\u{0000} esc\u{001b}[31m del\u{007f} nel\u{0085}",
+            ),
+            ("ls\u{2028}ps\u{2029}", r"ls\u{2028}ps\u{2029}"),
+            // A backslash is doubled, so a literal `\n` in the input cannot
+            // pass for an escaped newline.
+            (r"a\nb", r"a\\nb"),
+        ] {
+            let shown = Escaped(input).to_string();
+            assert_eq!(shown, expected, "{input:?}");
+            assert!(
+                !shown
+                    .chars()
+                    .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+            );
+        }
+    }
 
     #[test]
     fn json_lines_carry_the_fields() {

@@ -23,6 +23,11 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+/// The `outcome` labels of [`Login`], in its order.
+const LOGIN_OUTCOMES: [&str; 3] = ["succeeded", "failed", "locked"];
+/// The `outcome` labels of [`Refresh`], in its order.
+const REFRESH_OUTCOMES: [&str; 4] = ["rotated", "grace", "reused", "refused"];
+
 /// How a login ended.
 #[derive(Debug, Clone, Copy)]
 pub enum Login {
@@ -30,7 +35,8 @@ pub enum Login {
     Succeeded,
     /// Wrong credentials (or a disabled user, or an unknown email).
     Failed,
-    /// Refused because the account is locked.
+    /// Refused by the lockout: the client class is locked, or attempts in
+    /// flight held its budget for longer than an attempt waits.
     Locked,
 }
 
@@ -123,7 +129,7 @@ impl Metrics {
         registry
             .register(Box::new(build))
             .unwrap_or_else(|e| unreachable!("registered once: {e}"));
-        Self {
+        let metrics = Self {
             requests: counter(
                 &registry,
                 "wristband_http_requests_total",
@@ -161,6 +167,27 @@ impl Metrics {
             latency,
             pool_wait,
             registry,
+        };
+        metrics.declare_outcomes();
+        metrics
+    }
+
+    /// Exports every series whose labels are known in advance at 0, so
+    /// `rate()` and alerts work from the first scrape (Prometheus'
+    /// instrumentation guidance): login and refresh outcomes here, and the
+    /// revocation `causes` the session rules name.
+    pub fn declare_causes<'a>(&self, causes: impl IntoIterator<Item = &'a str>) {
+        for cause in causes {
+            self.revocations.with_label_values(&[cause]);
+        }
+    }
+
+    fn declare_outcomes(&self) {
+        for outcome in LOGIN_OUTCOMES {
+            self.logins.with_label_values(&[outcome]);
+        }
+        for outcome in REFRESH_OUTCOMES {
+            self.refreshes.with_label_values(&[outcome]);
         }
     }
 
@@ -176,23 +203,16 @@ impl Metrics {
 
     /// One login attempt.
     pub fn login(&self, outcome: Login) {
-        let label = match outcome {
-            Login::Succeeded => "succeeded",
-            Login::Failed => "failed",
-            Login::Locked => "locked",
-        };
-        self.logins.with_label_values(&[label]).inc();
+        self.logins
+            .with_label_values(&[LOGIN_OUTCOMES[outcome as usize]])
+            .inc();
     }
 
     /// One refresh attempt.
     pub fn refresh(&self, outcome: Refresh) {
-        let label = match outcome {
-            Refresh::Rotated => "rotated",
-            Refresh::Grace => "grace",
-            Refresh::Reused => "reused",
-            Refresh::Refused => "refused",
-        };
-        self.refreshes.with_label_values(&[label]).inc();
+        self.refreshes
+            .with_label_values(&[REFRESH_OUTCOMES[outcome as usize]])
+            .inc();
     }
 
     /// `count` revocations of one cause.

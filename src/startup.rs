@@ -5,7 +5,7 @@
 
 use std::error::Error;
 use std::fmt;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -20,6 +20,7 @@ use crate::auth::password;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
+use crate::db::audit::AuditKind;
 use crate::http::rate_limit::RateLimit;
 use crate::http::{headers, observe, origin, timeout, tls};
 use crate::metrics::Metrics;
@@ -85,8 +86,7 @@ impl Error for StartupError {
 
 /// A bound, ready-to-run server.
 pub struct Application {
-    port: u16,
-    host: String,
+    local: SocketAddr,
     scheme: &'static str,
     server: Server,
 }
@@ -176,11 +176,28 @@ impl Application {
             log::warn!("WRISTBAND_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP");
         }
         let metrics = Arc::new(Metrics::new());
+        metrics.declare_causes(AuditKind::REVOKING.map(AuditKind::as_str));
         let observed = metrics.clone();
         let db = db.observed(Arc::new(move |took| observed.pool_waited(took)));
+        let range_api = match &config.pwned_passwords_url {
+            Some(url) => Some(crate::auth::blocklist::RangeApi::new(url).map_err(|e| {
+                StartupError::because("cannot set up WRISTBAND_PWNED_PASSWORDS_URL", e)
+            })?),
+            None => None,
+        };
+        let sessions = Sessions::new(
+            &config,
+            db,
+            keys,
+            dummy_hash,
+            metrics.clone(),
+            clock,
+            range_api,
+        );
         let state = web::Data::new(AppState {
-            sessions: Sessions::new(&config, db, keys, dummy_hash, metrics.clone(), clock),
+            sessions,
             cookie: RefreshCookie::new(config.cookie_secure),
+            device_cookie: crate::tokens::DeviceCookie::new(config.cookie_secure),
             config,
         });
 
@@ -255,8 +272,7 @@ impl Application {
         .map_err(|e| StartupError::because("cannot listen", e))?
         .run();
         Ok(Self {
-            port: local.port(),
-            host: local.ip().to_string(),
+            local,
             scheme,
             server,
         })
@@ -264,12 +280,13 @@ impl Application {
 
     /// The bound port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.local.port()
     }
 
-    /// `http://HOST:PORT` (`https://` with TLS).
+    /// `http://HOST:PORT` (`https://` with TLS), an IPv6 host in brackets
+    /// (`http://[::1]:8080`) as URLs need it.
     pub fn url(&self) -> String {
-        format!("{}://{}:{}", self.scheme, self.host, self.port)
+        url(self.scheme, self.local)
     }
 
     /// A handle that stops the server.
@@ -281,6 +298,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// `scheme://` and the address as `SocketAddr` writes it, which brackets an
+/// IPv6 host.
+fn url(scheme: &str, local: SocketAddr) -> String {
+    format!("{scheme}://{local}")
 }
 
 /// Every minute, drops the rate-limit state of clients back to a full burst.
@@ -317,4 +340,20 @@ async fn stop_requested() {
         let _ = signal::ctrl_c().await;
     }
     log::info!("stopping: finishing the requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_bracket_ipv6_hosts() {
+        let url_of = |address: &str| url("http", address.parse().unwrap());
+        assert_eq!(url_of("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(url_of("[::1]:38819"), "http://[::1]:38819");
+        assert_eq!(
+            url("https", "[2001:db8::7]:443".parse().unwrap()),
+            "https://[2001:db8::7]:443"
+        );
+    }
 }

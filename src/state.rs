@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::db::Database;
 use crate::sessions::Sessions;
+use crate::tokens::DeviceCookie;
 use crate::tokens::RefreshCookie;
 
 /// Shared state of one Wristband instance.
@@ -13,6 +14,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// How the refresh cookie is written.
     pub cookie: RefreshCookie,
+    /// How the device cookie is written and read.
+    pub device_cookie: DeviceCookie,
 }
 
 impl AppState {

@@ -7,6 +7,36 @@ import { Wristband, WristbandError } from '/wristband.js';
 const auth = new Wristband();
 const $ = (selector) => document.querySelector(selector);
 
+/** Wait this long after the last keystroke in the admin search before asking. */
+const SEARCH_DEBOUNCE_MS = 250;
+
+/** Audit event names as people read them; a name not listed shows as it is. */
+const EVENT_NAMES = {
+  user_created: 'Account created',
+  login_succeeded: 'Signed in',
+  login_new_device: 'Signed in from a new device',
+  login_failed: 'Sign-in failed',
+  login_locked: 'Sign-in locked after repeated failures',
+  refresh_reused: 'Refresh token reused (session revoked)',
+  logout: 'Signed out',
+  logout_all: 'Signed out everywhere',
+  other_sessions_revoked: 'Signed out other devices',
+  password_changed: 'Password changed',
+  password_reset: 'Password reset by email',
+  password_reset_requested: 'Password reset requested by an admin',
+  email_changed: 'Email address changed',
+  mfa_enabled: 'Two-step sign-in turned on',
+  mfa_disabled: 'Two-step sign-in turned off',
+  passkey_added: 'Passkey added',
+  passkey_removed: 'Passkey removed',
+  session_revoked: 'Session revoked',
+  user_sessions_revoked: 'Every session revoked by an admin',
+  user_updated: 'Role or status changed',
+};
+
+const eventName = (event) =>
+  Object.prototype.hasOwnProperty.call(EVENT_NAMES, event) ? EVENT_NAMES[event] : event;
+
 function say(text, kind = 'error') {
   const box = $('#message');
   box.textContent = text;
@@ -47,12 +77,22 @@ async function api(path, init) {
   return body;
 }
 
+/** An element with a class and text. */
+function span(className, text) {
+  const element = document.createElement('span');
+  element.className = className;
+  element.textContent = text;
+  return element;
+}
+
+/** A list row: `title` (text, a node, or a list of them), a line of `meta`,
+ * and buttons on the right. */
 function item(className, title, meta, buttons = []) {
   const li = document.createElement('li');
   li.className = className;
   const what = document.createElement('span');
   what.className = 'what';
-  what.textContent = title;
+  what.append(...[].concat(title));
   const small = document.createElement('span');
   small.className = 'meta';
   small.textContent = meta;
@@ -75,16 +115,32 @@ function button(className, label, onClick) {
 
 const when = (iso) => new Date(iso).toLocaleString();
 
+/** The short name of the device a session began on ("Chrome 131 on macOS");
+ * from a server that does not name devices, the user agent, shortened. */
+function deviceName(session) {
+  if (typeof session.device === 'string' && session.device.trim()) return session.device;
+  const agent = (session.user_agent || '').trim();
+  if (!agent) return 'Unknown device';
+  return agent.length > 60 ? `${agent.slice(0, 59)}…` : agent;
+}
+
 async function showSessions() {
   const sessions = await api('/auth/sessions');
   if (!sessions) return;
   const list = $('#sessions');
   list.replaceChildren(
     ...sessions.map((s) => {
+      const device = span('device', deviceName(s));
+      if (s.user_agent) device.title = s.user_agent;
       const li = item(
         `session${s.current ? ' current' : ''}`,
-        s.user_agent || 'Unknown device',
-        `${s.ip || 'unknown address'} · signed in ${when(s.created_at)} · until ${when(s.expires_at)}`,
+        device,
+        [
+          s.ip || 'unknown address',
+          `signed in ${when(s.created_at)}`,
+          `last active ${when(s.last_refreshed_at)}`,
+          `until ${when(s.expires_at)}`,
+        ].join(' · '),
         [button('revoke danger', 'Revoke', () => revokeSession(s.id))],
       );
       li.dataset.sessionId = s.id;
@@ -93,19 +149,84 @@ async function showSessions() {
   );
 }
 
+/** Ends every other session of the user; this one stays. */
+async function logoutOthers() {
+  let revoked;
+  try {
+    revoked = await auth.logoutOthers();
+  } catch (error) {
+    if (!auth.user) return; // this session had ended too: the view has signed out
+    throw error;
+  }
+  say(
+    revoked === 0
+      ? 'No other device was signed in.'
+      : `Signed out ${revoked} other ${revoked === 1 ? 'session' : 'sessions'}.`,
+    'info',
+  );
+  if (auth.user) await refreshView();
+}
+
 async function revokeSession(id) {
   await api(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
   say('Session revoked.', 'info');
   if (auth.user) await showSessions();
 }
 
+// Admin view: user id → email, from every user list loaded and, for the rest,
+// GET /admin/users/{id} (one request per id; null for a user that is gone).
+const emails = new Map();
+const lookups = new Map();
+
+function remember(users) {
+  for (const u of users) emails.set(u.id, u.email);
+}
+
+function lookUp(id) {
+  if (emails.has(id)) return Promise.resolve(emails.get(id));
+  if (!lookups.has(id)) {
+    const lookup = api(`/admin/users/${encodeURIComponent(id)}`)
+      .then(
+        (user) => {
+          if (user) emails.set(id, user.email);
+          return user ? user.email : null;
+        },
+        (error) => {
+          if (error instanceof WristbandError && error.status === 404) emails.set(id, null);
+          return null; // shown as the id; asked again next time unless gone
+        },
+      )
+      .finally(() => lookups.delete(id));
+    lookups.set(id, lookup);
+  }
+  return lookups.get(id);
+}
+
+/** The email of user `id` as far as known, else the id. */
+const emailOrId = (id) => emails.get(id) || id;
+
 async function showAdmin() {
-  const [list, events] = await Promise.all([
-    api('/admin/users?limit=50'),
-    api('/admin/audit?limit=20'),
-  ]);
-  if (!list || !events) return; // signed out meanwhile
-  const { users } = list;
+  const [, events] = await Promise.all([showUsers(), api('/admin/audit?limit=20')]);
+  if (events && auth.user) await showAudit(events);
+}
+
+let usersAsked = 0; // answers to older searches are dropped
+
+/** The users list, filtered by what the search box holds (part of an email). */
+async function showUsers() {
+  const asked = (usersAsked += 1);
+  const filter = $('#admin-search').value.trim();
+  const query = new URLSearchParams({ limit: '50' });
+  if (filter) query.set('email', filter);
+  const list = await api(`/admin/users?${query}`);
+  if (!list || asked !== usersAsked) return; // signed out, or a newer search is on its way
+  const { users, total } = list;
+  remember(users);
+  const partial = users.length < total ? `, the first ${users.length} shown` : '';
+  const plural = total === 1 ? 'user' : 'users';
+  $('#admin-users-count').textContent = filter
+    ? `${total} ${plural} matching “${filter}”${partial}`
+    : `${total} ${plural}${partial}`;
   $('#admin-users').replaceChildren(
     ...users.map((u) => {
       const li = item(
@@ -121,9 +242,33 @@ async function showAdmin() {
       return li;
     }),
   );
+}
+
+async function showAudit(events) {
+  const ids = new Set(events.flatMap((e) => [e.user_id, e.actor_id]).filter(Boolean));
+  await Promise.all([...ids].map(lookUp));
+  if (!auth.user) return;
   $('#audit').replaceChildren(
-    ...events.map((e) => item('event', e.event, `${when(e.at)} · ${e.ip || ''} ${e.user_id || ''}`)),
+    ...events.map((e) => {
+      const name = span('event-name', eventName(e.event));
+      name.title = e.event;
+      const who = span('who', e.user_id ? emailOrId(e.user_id) : 'no account');
+      const by = e.actor_id && e.actor_id !== e.user_id ? `by ${emailOrId(e.actor_id)}` : '';
+      const meta = [when(e.at), by, e.ip].filter(Boolean).join(' · ');
+      const li = item('event', [name, ' ', who], meta);
+      li.dataset.event = e.event;
+      if (e.user_id) li.dataset.userId = e.user_id;
+      return li;
+    }),
   );
+}
+
+let searchTimer;
+function searchSoon(delay = SEARCH_DEBOUNCE_MS) {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    if (auth.user) showUsers().catch(sayError);
+  }, delay);
 }
 
 async function revokeAll(user) {
@@ -169,6 +314,12 @@ function render(user) {
   } else {
     $('#sessions').replaceChildren();
     $('#admin').hidden = true;
+    clearTimeout(searchTimer);
+    $('#admin-search').value = '';
+    $('#admin-users-count').textContent = '';
+    $('#admin-users').replaceChildren();
+    $('#audit').replaceChildren();
+    emails.clear();
     if (!first) say('You are signed out.', 'info');
   }
 }
@@ -199,6 +350,14 @@ $('#logout-all-button').addEventListener('click', () =>
   act($('#logout-all-button'), () => auth.logoutAll()),
 );
 $('#reload-button').addEventListener('click', () => act($('#reload-button'), refreshView));
+$('#logout-others-button').addEventListener('click', () =>
+  act($('#logout-others-button'), logoutOthers),
+);
+
+$('#admin-search').addEventListener('input', () => searchSoon());
+$('#admin-search').addEventListener('keydown', (event) => {
+  if (event.key === 'Enter') searchSoon(0);
+});
 
 $('#change-password').addEventListener('submit', (event) => {
   event.preventDefault();

@@ -10,6 +10,8 @@
 //                                             // Wristband's origin and `apiOrigins`);
 //                                             // on 401 refreshes once, retries once
 //   await auth.changePassword(current, next); // this session stays, others end
+//   const n = await auth.logoutOthers();     // ends the user's other sessions
+//                                            // (other browsers, devices); this one stays
 //   await auth.logout();                     // or auth.logoutAll()
 //
 // How it keeps the user signed in:
@@ -159,6 +161,17 @@ export class Wristband {
     const response = await this.fetch('/auth/logout-all', { method: 'POST' });
     if (!response.ok) throw await errorOf(response);
     this.#signedOut(true);
+  }
+
+  /** Ends every other session of the user — other browsers and devices —
+   * while this one (and every tab of this browser) stays signed in with the
+   * same tokens. Resolves to how many sessions ended. If this session is
+   * itself gone, the client signs out and the call throws (status 401). */
+  async logoutOthers() {
+    const response = await this.fetch('/auth/logout-others', { method: 'POST' });
+    if (!response.ok) throw await errorOf(response);
+    const body = await response.json();
+    return Number(body && body.revoked) || 0;
   }
 
   /** `fetch` with the access token. A 401 refreshes once and retries once;

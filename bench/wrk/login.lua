@@ -1,7 +1,7 @@
--- Logins: run with -tN -cN and N JSON bodies (one per line, one user each)
--- in $BENCH_LINES; each connection logs its own user in, again and again.
--- (Parallel attempts on one account would trip the per-account lockout,
--- which counts an attempt before its password is checked.)
+-- Logins: run with -tN -cN and N JSON bodies (one per line) in $BENCH_LINES;
+-- each connection logs its body's user in, again and again. The harness gives
+-- every connection the same user: parallel right-password logins of one
+-- account wait their turn in the lockout's budget but are never refused.
 setup = dofile(os.getenv("BENCH_WRK_DIR") .. "/lines.lua").hand_out("body")
 
 function request()

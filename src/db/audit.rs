@@ -32,9 +32,26 @@ pub enum AuditKind {
     UserSessionsRevoked,
     /// Role or disabled state changed (or the password reset by `create-admin`).
     UserUpdated,
+    /// A login from a client that is not a known device of the user.
+    LoginNewDevice,
+    /// The user ended every session but the current one.
+    OtherSessionsRevoked,
 }
 
 impl AuditKind {
+    /// The events that revoke sessions, whose names are the causes of
+    /// `wristband_revocations_total`.
+    pub const REVOKING: [AuditKind; 8] = [
+        Self::Logout,
+        Self::LogoutAll,
+        Self::OtherSessionsRevoked,
+        Self::PasswordChanged,
+        Self::RefreshReused,
+        Self::SessionRevoked,
+        Self::UserSessionsRevoked,
+        Self::UserUpdated,
+    ];
+
     /// The documented event name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +66,8 @@ impl AuditKind {
             Self::SessionRevoked => "session_revoked",
             Self::UserSessionsRevoked => "user_sessions_revoked",
             Self::UserUpdated => "user_updated",
+            Self::LoginNewDevice => "login_new_device",
+            Self::OtherSessionsRevoked => "other_sessions_revoked",
         }
     }
 }
@@ -147,6 +166,16 @@ impl<'a> NewAuditEvent<'a> {
 }
 
 impl AuditRow {
+    /// Whether any `kind` event about `user_id` was ever written.
+    pub fn any(conn: &mut DbConnection, user_id: &UserId, kind: AuditKind) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            audit_events::table
+                .filter(audit_events::user_id.eq(user_id))
+                .filter(audit_events::event.eq(kind.as_str())),
+        ))
+        .get_result(conn)
+    }
+
     /// The newest events first, optionally of one user.
     pub fn list(
         conn: &mut DbConnection,

@@ -16,6 +16,7 @@
 //! statement at every execution, which cost a refresh a fifth of its time.
 
 pub mod audit;
+mod deadline;
 pub mod ids;
 pub mod login_failures;
 pub mod role;
@@ -58,6 +59,10 @@ pub enum DbError {
     /// task panicked.
     #[error("the blocking task failed: {0}")]
     Blocking(String),
+    /// The work did not finish within the database timeout; if it was a
+    /// write, it is rolled back (see [`Database::write`]).
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 /// Whether `error` is a unique-constraint violation (an email taken, a
@@ -180,6 +185,9 @@ impl fmt::Debug for DatabaseUrl {
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// How long one statement may wait for a lock (SQLite's busy timeout,
+    /// PostgreSQL's `lock_timeout`) or run (`statement_timeout`).
+    statement_timeout: Duration,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -213,13 +221,22 @@ impl ManageConnection for ConnectionManager {
             }
             DatabaseUrl::SqliteMemory(name) => {
                 let mut conn = SqliteConnection::establish(name).map_err(Error::ConnectionError)?;
-                conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
-                    .map_err(Error::QueryError)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+                    self.statement_timeout.as_millis()
+                ))
+                .map_err(Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Pg)
-                .map_err(Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).map_err(Error::ConnectionError)?;
+                let millis = self.statement_timeout.as_millis();
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {millis}; SET lock_timeout = {millis};"
+                ))
+                .map_err(Error::QueryError)?;
+                Ok(DbConnection::Pg(conn))
+            }
         }
     }
 
@@ -247,6 +264,8 @@ pub struct Database {
     observer: Option<CheckoutObserver>,
     /// SQLite only: the thread that runs this process's writes.
     writer: Option<writer::Writer>,
+    /// How long a request waits for its database work (checkout included).
+    timeout: Duration,
     /// Keeps an in-memory SQLite database alive while the process runs, however
     /// the pool recycles its connections.
     _keeper: Option<std::sync::Arc<std::sync::Mutex<DbConnection>>>,
@@ -283,7 +302,10 @@ impl Database {
         max_connections: u32,
         checkout_timeout: Duration,
     ) -> Result<Self, DbError> {
-        let manager = ConnectionManager { url: url.clone() };
+        let manager = ConnectionManager {
+            url: url.clone(),
+            statement_timeout: checkout_timeout,
+        };
         let keeper = match url {
             DatabaseUrl::SqliteMemory(_) => {
                 let conn = manager.connect()?;
@@ -308,6 +330,7 @@ impl Database {
             pool,
             observer: None,
             writer,
+            timeout: checkout_timeout,
             _keeper: keeper,
         })
     }
@@ -351,32 +374,53 @@ impl Database {
         E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
-        blocking(move || {
+        let work = blocking(move || {
             let mut conn = db.get()?;
             f(&mut conn)
-        })
-        .await?
+        });
+        // A read needs no claim: reading late changes nothing.
+        deadline::wait(work, &deadline::Claim::default(), self.timeout).await?
     }
 
-    /// [`Database::run`] for work that writes. On SQLite it runs on the
-    /// database's writer thread (see `writer.rs`), after the writes queued
-    /// before it; PostgreSQL writers run side by side on the blocking pool.
+    /// [`Database::run`] for work that writes: in one transaction that
+    /// commits only while its caller still waits (see `deadline.rs`). On
+    /// SQLite it runs on the database's writer thread (see `writer.rs`),
+    /// after the writes queued before it; PostgreSQL writers run side by side
+    /// on the blocking pool.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let Some(writer) = &self.writer else {
-            return self.run(f).await;
+        self.write_then(f, |_| {}).await
+    }
+
+    /// [`Database::write`], then `after` with its outcome, on the same thread
+    /// once the transaction has committed or rolled back — even when the
+    /// caller has gone meanwhile. What must follow a commit (forgetting
+    /// revoked sessions from a cache) goes there, not in `f`: before the
+    /// commit, a concurrent reader could still see the old rows.
+    pub async fn write_then<T, E, F, A>(&self, f: F, after: A) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        A: FnOnce(&Result<T, E>) + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let (db, claim, timeout) = (self.clone(), deadline::Claim::default(), self.timeout);
+        let job = {
+            let claim = claim.clone();
+            move || {
+                let outcome = deadline::guarded(&db, &claim, timeout, f);
+                after(&outcome);
+                outcome
+            }
         };
-        let db = self.clone();
-        writer
-            .run(move || {
-                let mut conn = db.get()?;
-                f(&mut conn)
-            })
-            .await?
+        match &self.writer {
+            Some(writer) => deadline::wait(writer.run(job), &claim, timeout).await?,
+            None => deadline::wait(blocking(job), &claim, timeout).await?,
+        }
     }
 }
 
@@ -411,6 +455,7 @@ pub fn check_schema(conn: &mut DbConnection) -> diesel::QueryResult<()> {
         "audit_events",
         "settings",
         "login_failures",
+        "login_attempts",
         "signing_keys",
     ] {
         conn.batch_execute(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))?;
@@ -492,11 +537,13 @@ mod tests {
         db.migrate().unwrap();
         let writable = ConnectionManager {
             url: DatabaseUrl::SqliteFile(path.clone()),
+            statement_timeout: CHECKOUT_TIMEOUT,
         };
         assert!(writable.connect().is_ok());
         // What SQLite falls back to when the file is not writable when opened.
         let read_only = ConnectionManager {
             url: DatabaseUrl::SqliteFile(format!("file:{path}?mode=ro")),
+            statement_timeout: CHECKOUT_TIMEOUT,
         };
         assert!(
             read_only.connect().is_err(),

@@ -74,14 +74,25 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     audit_events,
     settings,
-    login_failures
+    login_failures,
+    login_attempts
 );
 
 diesel::table! {
-    login_failures (email) {
+    login_failures (email, client) {
         email -> Text,
+        client -> Text,
         failures -> BigInt,
         locked_until -> Nullable<Timestamp>,
         last_attempt_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> Text,
+        email -> Text,
+        client -> Text,
+        expires_at -> Timestamp,
     }
 }

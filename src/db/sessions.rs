@@ -193,20 +193,27 @@ impl SessionRow {
         }
     }
 
-    /// Deletes sessions that were revoked or ended before `cutoff`; returns how many.
+    /// Deletes at most `batch` of the sessions that were revoked or ended
+    /// before `cutoff`; returns how many.
     pub fn purge(
         conn: &mut DbConnection,
         cutoff: NaiveDateTime,
         idle_ttl: TimeDelta,
+        batch: i64,
     ) -> QueryResult<usize> {
-        diesel::delete(
-            sessions::table.filter(
+        let ids: Vec<SessionId> = sessions::table
+            .filter(
                 sessions::revoked_at
                     .lt(cutoff)
                     .or(ended_by(cutoff, cutoff - idle_ttl)),
-            ),
-        )
-        .execute(conn)
+            )
+            .select(sessions::id)
+            .limit(batch)
+            .load(conn)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        diesel::delete(sessions::table.filter(sessions::id.eq_any(&ids))).execute(conn)
     }
 }
 

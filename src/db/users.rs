@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use secrecy::SecretString;
 
 use super::audit::NewAuditEvent;
-use super::schema::users;
+use super::schema::{token_versions, users};
 use super::token_versions::TokenVersion;
 use super::{DbConnection, Role, UserId};
 
@@ -38,6 +38,21 @@ impl UserRow {
         users::table
             .filter(users::email.eq(email))
             .select(Self::as_select())
+            .get_result(conn)
+            .optional()
+    }
+
+    /// The user with this (normalised) email and their token version, read
+    /// in one statement: one snapshot, so a password change (which sets the
+    /// hash and bumps the version together) is seen whole or not at all.
+    pub fn find_by_email_with_version(
+        conn: &mut DbConnection,
+        email: &str,
+    ) -> QueryResult<Option<(Self, i64)>> {
+        users::table
+            .inner_join(token_versions::table)
+            .filter(users::email.eq(email))
+            .select((Self::as_select(), token_versions::version))
             .get_result(conn)
             .optional()
     }
@@ -102,7 +117,23 @@ impl UserRow {
             .execute(conn)
     }
 
-    /// Replaces the password hash.
+    /// Replaces `old` with `new`, a hash of the same password at another
+    /// cost (after a login verified it); nothing if the hash changed
+    /// meanwhile. Leaves the token version alone: the password is the same.
+    pub fn rehash(
+        conn: &mut DbConnection,
+        id: &UserId,
+        old: &str,
+        new: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
+            .set(users::password_hash.eq(new))
+            .execute(conn)
+    }
+
+    /// Replaces the password hash. Callers bump the user's token version in
+    /// the same transaction: that is how a login that verified the old
+    /// password knows it lost (`sessions/login.rs`).
     pub fn set_password_hash(
         conn: &mut DbConnection,
         id: &UserId,

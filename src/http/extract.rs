@@ -18,6 +18,7 @@ use crate::db::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::AccessClaims;
+use crate::tokens::access::MAX_TOKEN_BYTES;
 
 /// The shared state, or 503 if the app was built without it.
 pub(crate) fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
@@ -31,7 +32,9 @@ pub(crate) fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiErro
 
 /// The Bearer token of the request. Exactly one `Authorization` header is
 /// accepted (two are a 400); the scheme matches case-insensitively; tokens in
-/// the query string or a cookie are never looked at.
+/// the query string or a cookie are never looked at; a token longer than
+/// [`MAX_TOKEN_BYTES`] (8 KiB) is `InvalidToken` before anything reads it
+/// (so an operator secret presented as a Bearer token must fit too).
 pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     let mut values = req.headers().get_all(header::AUTHORIZATION);
     let value = values.next().ok_or(ApiError::MissingToken)?;
@@ -46,6 +49,9 @@ pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
         return Err(ApiError::MissingToken);
     }
     let token = token.trim();
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(ApiError::InvalidToken);
+    }
     if token.is_empty() || !token.bytes().all(crate::tokens::is_token68_byte) {
         return Err(ApiError::InvalidToken);
     }
@@ -191,6 +197,23 @@ mod tests {
             .insert_header(("authorization", "Bearer a b"))
             .to_http_request();
         assert!(matches!(bearer_token(&req), Err(ApiError::InvalidToken)));
+    }
+
+    #[test]
+    fn tokens_over_8_kib_are_refused_unread() {
+        let with_token = |token: &str| {
+            TestRequest::default()
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .to_http_request()
+        };
+        let longest = "a".repeat(MAX_TOKEN_BYTES);
+        assert_eq!(MAX_TOKEN_BYTES, 8192);
+        assert_eq!(bearer_token(&with_token(&longest)).unwrap(), longest);
+        let over = "a".repeat(MAX_TOKEN_BYTES + 1);
+        assert!(matches!(
+            bearer_token(&with_token(&over)),
+            Err(ApiError::InvalidToken)
+        ));
     }
 
     mod properties {

@@ -13,6 +13,7 @@ use actix_web::web;
 
 use super::client_ip::client_ip;
 use super::extract::state_of;
+use crate::logging::Escaped;
 use crate::metrics::Metrics;
 
 /// The label of requests no route matches.
@@ -56,11 +57,14 @@ pub async fn observe(
     }
     let latency_ms = took.as_secs_f64() * 1000.0;
     let ip = ip.as_deref().unwrap_or("-");
+    // The method is the client's text (any token); the route is a pattern
+    // of ours, never the requested path, and the IP was parsed.
     log::info!(
         target: "wristband::access",
         method = method.as_str(), route = route.as_str(), status = status.as_u16(),
         latency_ms = (latency_ms * 1000.0).round() / 1000.0, ip = ip;
-        "{method} {route} {} {latency_ms:.3}ms {ip}",
+        "{} {route} {} {latency_ms:.3}ms {ip}",
+        Escaped(method.as_str()),
         status.as_u16()
     );
     response

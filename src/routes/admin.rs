@@ -140,7 +140,9 @@ pub async fn get_user(
 }
 
 /// `PATCH /admin/users/{id}` `{role?, disabled?}`: a change revokes all the
-/// user's sessions.
+/// user's sessions; one that would leave no enabled admin (an admin demoting
+/// or disabling themself as the last one, or two admins demoting each other
+/// at once) is 409 `last_admin` and changes nothing.
 #[utoipa::path(
     patch,
     path = "/admin/users/{id}",
@@ -153,6 +155,7 @@ pub async fn get_user(
         (status = 200, description = "the user as now", body = User),
         (status = 403, description = "`forbidden`: not an admin", body = ErrorResponse),
         (status = 404, description = "no such resource", body = ErrorResponse),
+        (status = 409, description = "`last_admin`: the change would leave no enabled admin", body = ErrorResponse),
         BearerRefusals,
         BodyLimits,
         Unavailable,

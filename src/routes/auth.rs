@@ -55,21 +55,27 @@ pub async fn register(
     tag = "auth",
     summary = "Log in: an access token and a refresh cookie",
     request_body = Credentials,
+    params(("__Host-wristband_device" = Option<String>, Cookie, description = "the device cookie an earlier login set: with it, this client is a known device of that account, with a lockout of its own")),
     responses(
-        (status = 200, description = "tokens; the refresh token is in the cookie", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie: `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N`"))),
+        (status = 200, description = "tokens; the refresh token is in the cookie, and the device cookie makes this client a known device of the account", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N` and the device cookie `__Host-wristband_device=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=31536000`"))),
         (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
         (status = 401, description = "`invalid_credentials`: unknown email, wrong password or disabled user alike", body = ErrorResponse),
-        (status = 429, description = "over the rate limit, or the account is locked", body = ErrorResponse),
+        (status = 429, description = "over the rate limit, or this client's class (this known device, or every untrusted client) of the account is locked", body = ErrorResponse),
         BodyLimits,
         Unavailable,
     )
 )]
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: JsonObject<Credentials>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = state.sessions.login(body.into_inner(), client).await?;
+    let device = state.device_cookie.read(&req);
+    let issued = state
+        .sessions
+        .login(body.into_inner(), device, client)
+        .await?;
     Ok(token_response(&state, issued))
 }
 
@@ -173,7 +179,7 @@ pub async fn logout_all(
     request_body = PasswordChange,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "new tokens for this session", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie: `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N`"))),
+        (status = 200, description = "new tokens for this session; the device cookie is renewed (every other device cookie of the account no longer makes its browser a known device)", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N` and the device cookie `__Host-wristband_device=…; …; Max-Age=31536000`"))),
         (status = 400, description = "malformed request or `weak_password`", body = ErrorResponse),
         (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`invalid_credentials`: the current password is wrong; nothing changed", body = ErrorResponse),
@@ -183,13 +189,15 @@ pub async fn logout_all(
 )]
 pub async fn change_password(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: AuthUser,
     body: JsonObject<PasswordChange>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
+    let device = state.device_cookie.read(&req);
     let issued = state
         .sessions
-        .change_password(caller, body.into_inner(), client)
+        .change_password(caller, body.into_inner(), device, client)
         .await?;
     Ok(token_response(&state, issued))
 }

@@ -79,7 +79,12 @@ pub async fn introspect(
 async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::InvalidRequest("the body could not be read"))?;
+        let chunk = chunk.map_err(|e| {
+            crate::http::timeout::body_error(
+                &e,
+                ApiError::InvalidRequest("the body could not be read"),
+            )
+        })?;
         if body.len() + chunk.len() > BODY_LIMIT {
             return Err(ApiError::PayloadTooLarge);
         }

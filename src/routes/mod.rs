@@ -78,6 +78,9 @@ pub fn table() -> Vec<Entry> {
         on(M::DELETE, "/auth/sessions/{id}", |r| {
             signed_in(r.to(sessions::revoke))
         }),
+        on(M::POST, "/auth/logout-others", |r| {
+            signed_in(r.to(sessions::logout_others))
+        }),
         on(M::GET, "/admin/users", |r| {
             admin_only(r.to(admin::list_users))
         }),
@@ -208,6 +211,10 @@ fn json_config() -> web::JsonConfig {
                 JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
                 JsonPayloadError::Overflow { .. }
                 | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+                JsonPayloadError::Payload(e) => crate::http::timeout::body_error(
+                    &e,
+                    ApiError::InvalidRequest("the body could not be read"),
+                ),
                 _ => ApiError::InvalidRequest(
                     "the body must be a JSON object with the documented fields",
                 ),
@@ -284,14 +291,16 @@ pub fn token_response(state: &AppState, issued: Issued) -> HttpResponse {
     token_response_with(HttpResponse::Ok(), state, issued)
 }
 
-/// `builder`'s status with the token body and the refresh cookie: the one
-/// place a refresh cookie is set.
+/// `builder`'s status with the token body and the refresh cookie (and the
+/// device cookie of a login): the one place these cookies are set.
 pub fn token_response_with(
     mut builder: actix_web::HttpResponseBuilder,
     state: &AppState,
     issued: Issued,
 ) -> HttpResponse {
-    builder
-        .cookie(state.cookie.set(&issued.refresh, issued.cookie_max_age))
-        .json(issued.body)
+    builder.cookie(state.cookie.set(&issued.refresh, issued.cookie_max_age));
+    if let Some(device) = &issued.device {
+        builder.cookie(state.device_cookie.set(device));
+    }
+    builder.json(issued.body)
 }

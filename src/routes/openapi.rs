@@ -72,6 +72,7 @@ pub enum Unavailable {
         introspect::introspect,
         sessions::list,
         sessions::revoke,
+        sessions::logout_others,
         admin::list_users,
         admin::create_user,
         admin::get_user,

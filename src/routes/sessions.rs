@@ -1,10 +1,10 @@
-//! `/auth/sessions`: the caller's own sessions.
+//! `/auth/sessions` and `/auth/logout-others`: the caller's own sessions.
 
 use actix_web::{HttpResponse, web};
 
 use super::openapi::{BearerRefusals, Unavailable};
 use crate::api::ErrorResponse;
-use crate::api::Session;
+use crate::api::{OthersRevoked, Session};
 use crate::auth::ClientInfo;
 use crate::db::SessionId;
 use crate::error::ApiError;
@@ -61,4 +61,27 @@ pub async fn revoke(
         .revoke_session(id.into_inner(), owner, None, client)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /auth/logout-others`: every other session of the caller ends; the
+/// caller's own session and access token stay valid (no version bump).
+#[utoipa::path(
+    post,
+    path = "/auth/logout-others",
+    tag = "sessions",
+    summary = "End every session of the caller but this one",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "how many sessions ended", body = OthersRevoked),
+        BearerRefusals,
+        Unavailable,
+    )
+)]
+pub async fn logout_others(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    client: ClientInfo,
+) -> Result<web::Json<OthersRevoked>, ApiError> {
+    let revoked = state.sessions.logout_others(caller, client).await?;
+    Ok(web::Json(OthersRevoked { revoked }))
 }

@@ -1,181 +1,283 @@
-//! Logging in: the per-account lockout (checked and counted before bcrypt, so
-//! a locked account costs no hash), the credential check (with the dummy
-//! hash, so unknown emails, wrong passwords and disabled users fail alike and
-//! take as long), and the new session — which is only created if the password
-//! and token version it was checked against are still the current ones.
+//! Logging in: the lockout per account and client class (`lockout.rs`:
+//! a place in the class's budget is taken before bcrypt, so a locked class
+//! costs no hash and parallel guesses cannot exceed the limit), the
+//! credential check (with the dummy hash, so unknown emails, wrong passwords
+//! and disabled users fail alike and take as long), the new session — only
+//! created if the token version it was checked against is still the current
+//! one — with its device cookie, and a rehash when the cost has changed.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::Connection;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::lockout::{BUSY_WAIT, Begun, Candidate, Place};
 use super::{Issued, Sessions};
 use crate::api::Credentials;
 use crate::auth::{ClientInfo, email};
-use crate::db::audit::AuditKind;
-use crate::db::login_failures::{self, Attempt};
+use crate::db::audit::{AuditKind, AuditRow};
+use crate::db::login_failures::{self, ClientClass};
 use crate::db::sessions::NewSession;
 use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
-use crate::db::{self, DbConnection, SessionId};
+use crate::db::{self, DbConnection, SessionId, UserId};
+use crate::devices::{Device, DeviceToken, cookie::MAX_ENTRIES};
 use crate::error::ApiError;
 use crate::metrics;
 
-/// The account as it was when its password was checked.
-struct Candidate {
-    user: UserRow,
-    version: i64,
+/// A password verified against a hash made at another cost, to store again
+/// at the configured one.
+struct Rehash {
+    user_id: UserId,
+    old: SecretString,
+    password: SecretString,
 }
 
+/// The users whose hash this instance is replacing now: parallel logins of
+/// one account rehash once.
+#[derive(Debug, Default)]
+pub struct Rehashing(Mutex<HashSet<UserId>>);
+
 impl Sessions {
-    /// Checks credentials and opens a new session.
+    /// Checks credentials and opens a new session; `device` is the device
+    /// cookie the client sent, if any.
     pub async fn login(
         &self,
         credentials: Credentials,
+        device: Option<String>,
         client: ClientInfo,
     ) -> Result<Issued, ApiError> {
-        let email = email::normalize(&credentials.email).ok();
-        let (attempt, candidate) = self.begin_attempt(email.clone(), &client).await?;
-        if let Attempt::Locked { until, .. } = attempt {
-            self.metrics.login(metrics::Login::Locked);
-            let seconds = (until - self.clock.now()).num_milliseconds().max(0) as u64;
-            return Err(ApiError::TooManyRequests(seconds.div_ceil(1000)));
-        }
-        let hash = candidate
-            .as_ref()
-            .map_or_else(|| self.dummy_hash.clone(), |c| c.user.password_hash.clone());
-        let matches = self
-            .hasher
-            .verify(credentials.password.into_secret(), hash)
-            .await?;
-        let outcome = match (candidate, email) {
-            (Some(candidate), Some(email)) if matches && !candidate.user.disabled => {
-                self.open_session(candidate, email, client).await
+        let devices = self.devices(device);
+        let outcome = match self.attempt(credentials, &devices, client).await {
+            Ok((issued, rehash)) => {
+                // After the attempt's turn and place are given back.
+                if let Some(rehash) = rehash {
+                    self.rehash(rehash).await;
+                }
+                Ok(issued)
             }
-            (candidate, email) => {
-                self.record_failure(candidate.map(|c| c.user), email, client)
-                    .await?;
-                Err(ApiError::InvalidCredentials)
-            }
+            Err(error) => Err(error),
         };
         match &outcome {
             Ok(_) => self.metrics.login(metrics::Login::Succeeded),
             Err(ApiError::Unavailable) => {} // an outage, not an outcome
+            Err(ApiError::TooManyRequests(_)) => self.metrics.login(metrics::Login::Locked),
             Err(_) => self.metrics.login(metrics::Login::Failed),
         }
         outcome
     }
 
-    /// Counts the attempt (unless the account is locked) and reads the
-    /// account, before any bcrypt work. A lock this attempt set is audited.
-    async fn begin_attempt(
+    /// One attempt, from its turn in the queue to its verdict.
+    async fn attempt(
         &self,
-        email: Option<String>,
-        client: &ClientInfo,
-    ) -> Result<(Attempt, Option<Candidate>), ApiError> {
-        let (lockout, client) = (self.lockout, client.clone());
-        let now = self.clock.now();
-        self.db
-            .write(move |conn| {
-                let Some(email) = email else {
-                    return Ok((Attempt::Allowed, None));
-                };
-                let attempt = login_failures::begin(
-                    conn,
-                    &email,
-                    now,
-                    lockout.max_failures,
-                    lockout.duration,
-                )?;
-                let candidate = match UserRow::find_by_email(conn, &email)? {
-                    Some(user) => Some(Candidate {
-                        version: TokenVersion::current(conn, &user.id)?,
-                        user,
-                    }),
-                    None => None,
-                };
-                if let Attempt::Locked { now: true, .. } = attempt {
-                    let user = candidate.as_ref().map(|c| &c.user);
-                    audit_failure(conn, &client, user.map(|u| &u.id), AuditKind::LoginLocked)?;
-                }
-                Ok::<_, ApiError>((attempt, candidate))
-            })
-            .await
+        credentials: Credentials,
+        devices: &[Device],
+        client: ClientInfo,
+    ) -> Result<(Issued, Option<Rehash>), ApiError> {
+        let email = email::normalize(&credentials.email).ok();
+        let give_up = Instant::now() + BUSY_WAIT;
+        // Held until the verdict is recorded: the next attempt of this
+        // account and class in this instance goes when this one is done.
+        let _turn = match &email {
+            Some(email) => {
+                let class = self.queue_class(email, devices).await?;
+                Some(self.wait_turn(email, &class, give_up).await?)
+            }
+            None => None,
+        };
+        let begun = self
+            .begin_attempt(email.clone(), devices, &client, give_up)
+            .await?;
+        self.check(begun, credentials, email, devices, client).await
     }
 
-    /// A failed attempt: audited, and the lockout engaged once the count
-    /// reaches the limit.
-    async fn record_failure(
+    /// Checks the password of an attempt that holds its place, and records
+    /// the verdict.
+    async fn check(
         &self,
-        user: Option<UserRow>,
+        begun: Begun,
+        credentials: Credentials,
         email: Option<String>,
+        devices: &[Device],
         client: ClientInfo,
-    ) -> Result<(), ApiError> {
-        let (lockout, clock) = (self.lockout, self.clock.clone());
-        self.db
-            .write(move |conn| {
-                conn.transaction(|conn| {
-                    let locked = match &email {
-                        Some(email) => login_failures::fail(
-                            conn,
-                            email,
-                            clock.now(),
-                            lockout.max_failures,
-                            lockout.duration,
-                        )?,
-                        None => false,
-                    };
-                    let user_id = user.as_ref().map(|u| &u.id);
-                    audit_failure(conn, &client, user_id, AuditKind::LoginFailed)?;
-                    if locked {
-                        audit_failure(conn, &client, user_id, AuditKind::LoginLocked)?;
-                    }
-                    Ok::<_, ApiError>(())
+    ) -> Result<(Issued, Option<Rehash>), ApiError> {
+        let Begun {
+            place,
+            class,
+            candidate,
+        } = begun;
+        let password = credentials.password.into_secret();
+        let hash = candidate
+            .as_ref()
+            .map_or_else(|| self.dummy_hash.clone(), |c| c.user.password_hash.clone());
+        // (An error drops the place, which gives it back.)
+        let matches = self
+            .hasher
+            .verify_padded(password.clone(), hash.clone(), self.dummy_hash.clone())
+            .await?;
+        match (candidate, email) {
+            (Some(candidate), Some(email)) if matches && !candidate.user.disabled => {
+                let rehash = self
+                    .hasher
+                    .needs_rehash(hash.expose_secret())
+                    .then(|| Rehash {
+                        user_id: candidate.user.id.clone(),
+                        old: hash,
+                        password,
+                    });
+                let opening = Opening {
+                    email,
+                    class,
+                    place,
+                };
+                let issued = self
+                    .open_session(candidate, opening, devices, client)
+                    .await?;
+                Ok((issued, rehash))
+            }
+            (candidate, email) => {
+                let user = candidate.map(|c| c.user);
+                self.record_failure(user, email, class, place, client)
+                    .await?;
+                Err(ApiError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Stores `rehash`'s password at the configured cost, unless this
+    /// instance is already doing so for the user; a failure leaves the old
+    /// hash, which still works.
+    async fn rehash(&self, rehash: Rehash) {
+        let Rehash {
+            user_id,
+            old,
+            password,
+        } = rehash;
+        {
+            let mut busy = self.rehashing.0.lock().unwrap_or_else(|e| e.into_inner());
+            if !busy.insert(user_id.clone()) {
+                return;
+            }
+        }
+        if let Ok(new) = self.hasher.hash(password).await {
+            let id = user_id.clone();
+            let stored = self
+                .db
+                .write(move |conn| {
+                    Ok::<_, ApiError>(UserRow::rehash(conn, &id, old.expose_secret(), &new)?)
                 })
-            })
-            .await
+                .await;
+            if let Err(e) = stored {
+                log::warn!("cannot store a rehashed password: {e}");
+            }
+        }
+        let mut busy = self.rehashing.0.lock().unwrap_or_else(|e| e.into_inner());
+        busy.remove(&user_id);
     }
 
     /// Opens the session of a verified login, in one transaction that also
-    /// resets the failure count and checks that the password and token version
-    /// are still the ones verified: a password change (or logout-all) that
-    /// committed meanwhile wins, and this login fails.
+    /// resets the class's failure count (settling the attempt's place), notes
+    /// a new device (unless this is the account's first sign-in), and checks
+    /// that the token version is still the one verified: a password change
+    /// (which bumps it) or logout-all that committed meanwhile wins, and this
+    /// login fails. The device cookie then names this account (first) and
+    /// the others the browser's cookie named.
     async fn open_session(
         &self,
         candidate: Candidate,
-        email: String,
+        opening: Opening,
+        devices: &[Device],
         client: ClientInfo,
     ) -> Result<Issued, ApiError> {
         let (session_id, max_age) = (SessionId::new(), self.policy.max_age);
         let sid = session_id.clone();
         let Candidate { user, version } = candidate;
-        let verified_hash = user.password_hash.clone();
         let user_id = user.id.clone();
-        let clock = self.clock.clone();
+        let seen = devices.iter().find(|d| d.user_id == user.id).cloned();
+        let new_device = seen.is_none();
+        let Opening {
+            email,
+            class,
+            place,
+        } = opening;
+        let attempt = place.as_ref().and_then(|p| p.id()).map(str::to_owned);
+        let now = client.clock.now();
         let expires_at = self
             .db
             .write(move |conn| {
                 conn.transaction(|conn| {
-                    // The write first (see `db`): insert, then check.
-                    let expires_at = insert_session(
-                        conn,
-                        &sid,
-                        &user_id,
-                        version,
-                        clock.now(),
-                        max_age,
-                        &client,
-                    )?;
-                    if !still_current(conn, &user_id, &verified_hash, version)? {
+                    // The account's very first sign-in is from a new device
+                    // by definition: nothing to point out.
+                    let first = !AuditRow::any(conn, &user_id, AuditKind::LoginSucceeded)?;
+                    let expires_at =
+                        insert_session(conn, &sid, &user_id, version, now, max_age, &client)?;
+                    if !still_current(conn, &user_id, version)? {
                         return Err(ApiError::InvalidCredentials);
                     }
-                    login_failures::succeed(conn, &email)?;
+                    if let Some(id) = &attempt {
+                        login_failures::succeed(conn, &email, &class, id)?;
+                    }
+                    if new_device && !first {
+                        client
+                            .event(AuditKind::LoginNewDevice)
+                            .user(&user_id)
+                            .session(&sid)
+                            .insert(conn)?;
+                    }
                     Ok(expires_at)
                 })
             })
             .await?;
-        let ends_at = expires_at.min(self.clock.now() + self.policy.idle_ttl);
-        self.issue(user, &session_id, 1, version, ends_at)
+        if let Some(place) = place {
+            place.settled();
+        }
+        let ends_at = expires_at.min(now + self.policy.idle_ttl);
+        let device = self.device_cookie(devices, &user.id, version);
+        let mut issued = self.issue(user, &session_id, 1, version, ends_at)?;
+        issued.device = Some(device);
+        Ok(issued)
     }
+
+    /// The device cookie of a client that just proved it is `user_id` at
+    /// `version` (a login, a password change): its entry for that account
+    /// first — the same nonce if `devices` (what the client sent) had one,
+    /// with the current version — then the other accounts it named.
+    pub(super) fn device_cookie(
+        &self,
+        devices: &[Device],
+        user_id: &UserId,
+        version: i64,
+    ) -> DeviceToken {
+        let this = match devices.iter().find(|d| d.user_id == *user_id) {
+            Some(device) => Device {
+                version,
+                ..device.clone()
+            },
+            None => Device::new(user_id.clone(), version),
+        };
+        let others = devices.iter().filter(|d| d.user_id != *user_id).cloned();
+        let entries: Vec<Device> = std::iter::once(this)
+            .chain(others)
+            .take(MAX_ENTRIES)
+            .collect();
+        self.device_key.issue(&entries)
+    }
+
+    /// The entries of a device cookie the client sent (none when absent or
+    /// not made here).
+    pub fn devices(&self, cookie: Option<String>) -> Vec<Device> {
+        cookie.map_or_else(Vec::new, |value| self.device_key.parse(&value))
+    }
+}
+
+/// What a successful attempt settles: its class's count and its place.
+struct Opening {
+    email: String,
+    class: ClientClass,
+    place: Option<Place>,
 }
 
 /// Inserts a new session (generation 1) of `user_id` at `version`, with its
@@ -237,32 +339,17 @@ impl Sessions {
     }
 }
 
-/// Writes a `login_failed` or `login_locked` event, about the account if there is one.
-fn audit_failure(
-    conn: &mut DbConnection,
-    client: &ClientInfo,
-    user_id: Option<&db::UserId>,
-    kind: AuditKind,
-) -> Result<(), ApiError> {
-    let mut event = client.event(kind);
-    if let Some(id) = user_id {
-        event = event.user(id);
-    }
-    event.insert(conn)?;
-    Ok(())
-}
-
-/// Whether the user still has the verified hash and token version, and is enabled.
+/// Whether the user is still enabled at the verified token version. Every
+/// password change bumps the version in its own transaction, so an unchanged
+/// version also means the verified password is still the current one (a
+/// rehash, the same password at another cost, keeps it).
 fn still_current(
     conn: &mut DbConnection,
     user_id: &db::UserId,
-    verified_hash: &SecretString,
     version: i64,
 ) -> Result<bool, ApiError> {
     let Some(now) = UserRow::find(conn, user_id)? else {
         return Ok(false);
     };
-    Ok(!now.disabled
-        && now.password_hash.expose_secret() == verified_hash.expose_secret()
-        && TokenVersion::current(conn, user_id)? == version)
+    Ok(!now.disabled && TokenVersion::current(conn, user_id)? == version)
 }

@@ -28,9 +28,11 @@
 //! cache and access-token authentication), `purge.rs` (the periodic purge).
 
 mod live;
+mod lockout;
 mod login;
 mod password;
 pub mod purge;
+mod queue;
 mod revoke;
 mod rotate;
 
@@ -43,12 +45,14 @@ pub use live::{LiveSession, LiveUser, LivenessCache};
 pub use revoke::Revocations;
 
 use crate::api::{Session, TokenResponse};
+use crate::auth::blocklist::RangeApi;
 use crate::auth::password::Hasher;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::sessions::{Refusal, SessionRow, SessionWithUser};
 use crate::db::users::UserRow;
 use crate::db::{Database, SessionId, UserId};
+use crate::devices::{DeviceKey, DeviceToken};
 use crate::error::{ApiError, GrantFailure};
 use crate::metrics::Metrics;
 use crate::tokens::keys::Keys;
@@ -110,14 +114,27 @@ impl SessionPolicy {
     }
 }
 
-/// The per-account lockout: after `max_failures` consecutive failures, every
-/// attempt is refused for `duration`.
+/// The lockout per account and client class: after `max_failures`
+/// consecutive verified failures, that class's attempts are refused for
+/// `duration`.
 #[derive(Debug, Clone, Copy)]
 pub struct Lockout {
     /// `WRISTBAND_LOGIN_MAX_FAILURES`.
     pub max_failures: i64,
     /// `WRISTBAND_LOGIN_LOCKOUT`.
     pub duration: TimeDelta,
+}
+
+impl Lockout {
+    /// The numbers the lockout table works with; an attempt holds its place
+    /// in the budget for `attempt_ttl` at most.
+    fn limits(&self, attempt_ttl: TimeDelta) -> crate::db::login_failures::Limits {
+        crate::db::login_failures::Limits {
+            max_failures: self.max_failures,
+            lockout: self.duration,
+            attempt_ttl,
+        }
+    }
 }
 
 /// The caller, authenticated by a Bearer access token whose session is live
@@ -140,6 +157,8 @@ pub struct Issued {
     pub refresh: RefreshToken,
     /// The cookie's `Max-Age`: what is left of the session.
     pub cookie_max_age: i64,
+    /// A device cookie to set (a login makes the client a known device).
+    pub device: Option<DeviceToken>,
 }
 
 /// Everything the session rules need, shared by every request.
@@ -148,9 +167,14 @@ pub struct Sessions {
     policy: SessionPolicy,
     access: AccessTokens,
     refresh_key: RefreshKey,
+    device_key: DeviceKey,
     liveness: std::sync::Arc<LivenessCache>,
     metrics: std::sync::Arc<Metrics>,
     lockout: Lockout,
+    /// This instance's queues of login attempts, one per account and class.
+    queues: std::sync::Arc<queue::Queues>,
+    /// The users whose password hash a login is replacing now.
+    rehashing: login::Rehashing,
     hasher: Hasher,
     /// A bcrypt hash of a random password at the configured cost: unknown
     /// emails are verified against it so they take as long as wrong passwords.
@@ -160,7 +184,8 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// The session rules over `db`, with `keys`, timed by `clock`.
+    /// The session rules over `db`, with `keys`, timed by `clock`; new
+    /// passwords are also checked against `range_api`, when there is one.
     pub fn new(
         config: &Config,
         db: Database,
@@ -168,6 +193,7 @@ impl Sessions {
         dummy_hash: SecretString,
         metrics: std::sync::Arc<Metrics>,
         clock: Clock,
+        range_api: Option<RangeApi>,
     ) -> Self {
         Self {
             db,
@@ -181,6 +207,7 @@ impl Sessions {
                 clock.clone(),
             ),
             refresh_key: RefreshKey::derive(keys.refresh_secret.expose_secret().as_bytes()),
+            device_key: DeviceKey::derive(keys.refresh_secret.expose_secret().as_bytes()),
             clock,
             liveness: std::sync::Arc::new(LivenessCache::new(LIVENESS_TTL, live::CAPACITY)),
             metrics,
@@ -188,7 +215,9 @@ impl Sessions {
                 max_failures: i64::from(config.login_max_failures),
                 duration: delta(config.login_lockout),
             },
-            hasher: Hasher::new(config.bcrypt_cost),
+            queues: Default::default(),
+            rehashing: Default::default(),
+            hasher: Hasher::with_range_api(config.bcrypt_cost, range_api),
             dummy_hash,
         }
     }
@@ -244,6 +273,7 @@ impl Sessions {
             },
             refresh: self.refresh_key.issue(session_id, generation),
             cookie_max_age: (ends_at - self.clock.now()).num_seconds().max(0),
+            device: None,
         })
     }
 

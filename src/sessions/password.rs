@@ -1,12 +1,14 @@
-//! The password change: verify the current password, hash the new one, then
-//! in one transaction store it, revoke every other session of the user, and
-//! re-key the caller's session so its earlier refresh tokens are spent.
+//! The password change: check the new password against the whole policy
+//! (breached-password lists included), verify the current password, hash the
+//! new one, then in one transaction store it, revoke every other session of
+//! the user, and re-key the caller's session so its earlier refresh tokens are
+//! spent.
 
 use diesel::Connection;
 
 use super::{AuthUser, Issued, Sessions};
 use crate::api::PasswordChange;
-use crate::auth::{ClientInfo, password};
+use crate::auth::ClientInfo;
 use crate::db::audit::AuditKind;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
@@ -14,15 +16,18 @@ use crate::error::ApiError;
 
 impl Sessions {
     /// Changes the caller's password: every other session dies, the caller's
-    /// session is re-keyed and gets fresh tokens. A wrong current password
-    /// changes nothing.
+    /// session is re-keyed and gets fresh tokens, and its device cookie
+    /// (`device`, what the client sent) is renewed at the new token version —
+    /// which every other device cookie of the account no longer matches. A
+    /// wrong current password changes nothing.
     pub async fn change_password(
         &self,
         caller: AuthUser,
         change: PasswordChange,
+        device: Option<String>,
         client: ClientInfo,
     ) -> Result<Issued, ApiError> {
-        password::check_policy(change.new_password.expose())?;
+        self.hasher.check_new(change.new_password.expose()).await?;
         let id = caller.user.id.clone();
         let user = self
             .db
@@ -65,6 +70,9 @@ impl Sessions {
                 })
             })
             .await?;
-        self.issue(user, &caller.session_id, generation, version, ends_at)
+        let device = self.device_cookie(&self.devices(device), &user.id, version);
+        let mut issued = self.issue(user, &caller.session_id, generation, version, ends_at)?;
+        issued.device = Some(device);
+        Ok(issued)
     }
 }

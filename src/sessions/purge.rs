@@ -28,13 +28,33 @@ pub async fn purge_once(
     retention: TimeDelta,
 ) -> Result<usize, ApiError> {
     let cutoff = clock.now() - retention;
-    db.write(move |conn| {
-        let sessions = SessionRow::purge(conn, cutoff, idle_ttl)?;
-        let counts = login_failures::purge(conn, cutoff)?;
-        Ok::<_, ApiError>(sessions + counts)
-    })
-    .await
+    let mut purged = 0;
+    // In batches, each its own short write: a large purge neither holds
+    // SQLite's writer for long nor runs past the database timeout.
+    loop {
+        let batch = db
+            .write(move |conn| {
+                let sessions = SessionRow::purge(conn, cutoff, idle_ttl, BATCH)?;
+                let counts = login_failures::purge(conn, cutoff, BATCH)?;
+                Ok::<_, ApiError>((sessions, counts))
+            })
+            .await;
+        match batch {
+            Ok((sessions, counts)) => {
+                purged += sessions + counts;
+                // A short batch in every table: nothing is left.
+                if sessions < FULL && counts < FULL {
+                    return Ok(purged);
+                }
+            }
+            Err(e) => return if purged > 0 { Ok(purged) } else { Err(e) },
+        }
+    }
 }
+
+/// Rows one purge write deletes at most, per table.
+const BATCH: i64 = 500;
+const FULL: usize = BATCH as usize;
 
 /// Runs [`purge_once`] every `every` on the current actix runtime.
 pub fn spawn(

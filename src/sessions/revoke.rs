@@ -83,6 +83,27 @@ impl Revocations {
         Ok(version)
     }
 
+    /// Revokes every session of `user_id` that is live at `now` (by
+    /// `idle_ttl`) but `keep`, without bumping the token version (so `keep`
+    /// and its access tokens stay valid), for `cause`; returns how many.
+    pub fn others_of_user(
+        &mut self,
+        conn: &mut DbConnection,
+        user_id: &UserId,
+        keep: &SessionId,
+        idle_ttl: chrono::TimeDelta,
+        cause: AuditKind,
+    ) -> QueryResult<u64> {
+        let mut revoked = 0;
+        let live = SessionRow::list_live(conn, user_id, self.clock.now(), idle_ttl)?;
+        for id in live.into_iter().map(|s| s.id) {
+            if id != *keep && self.session(conn, &id, Some(user_id), cause)? {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
     /// [`Revocations::all_for_user`] and `event`, in one transaction.
     pub fn all_for_user_audited(
         &mut self,
@@ -111,6 +132,10 @@ impl Revocations {
 
     fn count(&self, metrics: &Metrics) {
         for cause in &self.causes {
+            debug_assert!(
+                AuditKind::REVOKING.iter().any(|k| k.as_str() == *cause),
+                "{cause} is missing from AuditKind::REVOKING, so its series starts late"
+            );
             metrics.revoked(cause, 1);
         }
     }
@@ -118,31 +143,36 @@ impl Revocations {
 
 impl Sessions {
     /// Runs `work` with a connection and a [`Revocations`] off the async
-    /// workers, then — on the same thread, so a request dropped meanwhile
-    /// cannot skip it — forgets whatever it revoked, even when `work` failed
-    /// afterwards (forgetting more than needed is always safe).
+    /// workers, in one transaction; then, once it has committed (or rolled
+    /// back), on the same thread, so a request dropped meanwhile cannot skip
+    /// it, forgets whatever it revoked, even when `work` failed (forgetting
+    /// more than needed is always safe).
     pub async fn revoking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection, &mut Revocations) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let (liveness, metrics) = (self.liveness.clone(), self.metrics.clone());
-        let clock = self.clock.clone();
-        self.db
-            .write(move |conn| {
-                let mut revocations = Revocations {
-                    clock,
-                    ..Revocations::default()
-                };
-                let result = work(conn, &mut revocations);
-                revocations.forget(&liveness);
-                // Counted only when the work (and so its transaction) succeeded.
-                if result.is_ok() {
-                    revocations.count(&metrics);
-                }
-                result
-            })
-            .await
+        let recorded = std::sync::Arc::new(std::sync::Mutex::new(Revocations {
+            clock: self.clock.clone(),
+            ..Revocations::default()
+        }));
+        let during = recorded.clone();
+        let work = move |conn: &mut DbConnection| {
+            let mut revocations = during.lock().unwrap_or_else(|e| e.into_inner());
+            work(conn, &mut revocations)
+        };
+        // After the commit (or the rollback): a lookup that read the session
+        // before it could otherwise cache it as live again.
+        let after = move |outcome: &Result<T, ApiError>| {
+            let revocations = recorded.lock().unwrap_or_else(|e| e.into_inner());
+            revocations.forget(&liveness);
+            // Counted only when the work (and so its transaction) committed.
+            if outcome.is_ok() {
+                revocations.count(&metrics);
+            }
+        };
+        self.db.write_then(work, after).await
     }
 
     /// Ends the session named by the refresh cookie, or else by the Bearer
@@ -182,6 +212,26 @@ impl Sessions {
             let event = client.event(AuditKind::LogoutAll).user(&caller.user.id);
             revocations.all_for_user_audited(conn, &caller.user.id, None, event)?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Ends every other session of the caller; the caller's own lives on.
+    /// Returns how many ended.
+    pub async fn logout_others(
+        &self,
+        caller: AuthUser,
+        client: ClientInfo,
+    ) -> Result<u64, ApiError> {
+        let idle_ttl = self.policy.idle_ttl;
+        self.revoking(move |conn, revocations| {
+            conn.transaction(|conn| {
+                let (user, keep) = (&caller.user.id, &caller.session_id);
+                let cause = AuditKind::OtherSessionsRevoked;
+                let revoked = revocations.others_of_user(conn, user, keep, idle_ttl, cause)?;
+                client.event(cause).user(user).session(keep).insert(conn)?;
+                Ok(revoked)
+            })
         })
         .await
     }

@@ -2,11 +2,11 @@
 //! the key that signed them (HS256 or EdDSA, see `keys.rs`).
 //!
 //! Issuing and the stateless half of verification live here: the key named by
-//! `kid` and *its* algorithm (the header's `alg` is never trusted), `exp` and
-//! `nbf` against the server's clock with the configured leeway, `iss`, `aud`,
-//! and the presence and form of every claim. Whether the session is still live
-//! is the extractor's second step (`auth/extract.rs`), through the liveness
-//! cache.
+//! `kid` and *its* algorithm (the header's `alg` is never trusted), `exp`,
+//! `nbf` and `iat` against the server's clock with the configured leeway,
+//! `iss`, `aud`, and the presence and form of every claim. Whether the
+//! session is still live is the extractor's second step (`auth/extract.rs`),
+//! through the liveness cache.
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -19,8 +19,14 @@ use super::keys::{Jwks, KeyAlgorithm, Keyring};
 use crate::clock::Clock;
 use crate::db::{Role, SessionId, UserId};
 use crate::error::ApiError;
+use crate::logging::Escaped;
 
 const TYP: &str = "at+jwt";
+
+/// The longest access token accepted, in bytes: the ones this server issues
+/// are a few hundred bytes, and a longer one is refused before anything
+/// decodes it (the Bearer extractor applies the same cap to the header).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -74,7 +80,9 @@ fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation 
 }
 
 fn refused(why: &str) -> ApiError {
-    log::debug!("access token refused: {why}");
+    // `why` may quote the token's own header or claims (a library's parse
+    // error does): escaped, so it cannot break the log line.
+    log::debug!("access token refused: {}", Escaped(why));
     ApiError::InvalidToken
 }
 
@@ -171,6 +179,9 @@ impl AccessTokens {
     /// The stateless checks. Every failure is `InvalidToken`; why goes to the
     /// debug log only.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, ApiError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(refused("longer than the cap"));
+        }
         let now = self.clock.timestamp();
         let keyring = self.keyring();
         // With one key (the usual case) there is nothing to choose: the
@@ -211,6 +222,12 @@ impl AccessTokens {
         }
         if claims.nbf > now.saturating_add(self.leeway) {
             return Err(refused("not yet valid"));
+        }
+        // This server never dates a token later than its own clock, so a
+        // future `iat` is forged or mis-clocked; whoever reads `iat` (the
+        // introspection answer shows it) must not be told a time to come.
+        if claims.iat > now.saturating_add(self.leeway) {
+            return Err(refused("issued in the future"));
         }
         Ok(claims)
     }
@@ -326,6 +343,57 @@ mod tests {
             case(&mut c, now);
             assert!(t.verify(&t.sign(&c).unwrap()).is_err(), "accepted {c:?}");
         }
+    }
+
+    #[test]
+    fn tokens_over_the_cap_are_refused_however_well_signed() {
+        use hmac::{Hmac, Mac};
+        let t = tokens();
+        let header = URL_SAFE_NO_PAD.encode(
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": t.current_kid()})
+                .to_string(),
+        );
+        let mut claims = serde_json::to_value(claims()).unwrap();
+        // A valid token made longer by a padding claim of `pad` bytes (the
+        // base64url of n bytes is about 4n/3 characters).
+        let mut token_of = |pad: usize| {
+            claims["pad"] = "x".repeat(pad).into();
+            let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+            let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+            mac.update(format!("{header}.{body}").as_bytes());
+            let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+            format!("{header}.{body}.{signature}")
+        };
+        let estimate = (MAX_TOKEN_BYTES - token_of(0).len()) * 3 / 4;
+        let fits = (estimate.saturating_sub(8)..estimate + 8)
+            .map(&mut token_of)
+            .take_while(|token| token.len() <= MAX_TOKEN_BYTES)
+            .last()
+            .unwrap();
+        assert!(fits.len() > MAX_TOKEN_BYTES - 4, "{}", fits.len());
+        assert!(t.verify(&fits).is_ok(), "{} bytes", fits.len());
+        let over = (estimate..estimate + 16)
+            .map(&mut token_of)
+            .find(|token| token.len() > MAX_TOKEN_BYTES)
+            .unwrap();
+        assert!(over.len() < MAX_TOKEN_BYTES + 8, "{}", over.len());
+        assert!(matches!(t.verify(&over), Err(ApiError::InvalidToken)));
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused() {
+        let now = chrono::Utc::now().timestamp();
+        let mut c = claims();
+        c.iat = now + 60;
+        let token = tokens().sign(&c).unwrap();
+        assert!(
+            matches!(tokens().verify(&token), Err(ApiError::InvalidToken)),
+            "iat a minute ahead, nbf and exp fine"
+        );
+        // Within the configured leeway it passes, as `nbf` does.
+        assert!(with_leeway(Duration::from_secs(120)).verify(&token).is_ok());
+        c.iat = now - 1;
+        assert!(tokens().verify(&tokens().sign(&c).unwrap()).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod keys;
 pub mod refresh;
 
 pub use access::{AccessClaims, AccessTokens};
-pub use cookie::RefreshCookie;
+pub use cookie::{DeviceCookie, RefreshCookie};
 pub use keys::{KeyAlgorithm, Keyring};
 pub use refresh::{RefreshKey, RefreshToken};
 

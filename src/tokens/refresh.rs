@@ -1,28 +1,23 @@
 //! Refresh tokens: opaque strings that never touch the database.
 //!
-//! A token is `wbr1.` + base64url(session id ‖ generation ‖ MAC), where the MAC
-//! is HMAC-SHA-256 under a key derived from the signing secret. The database
+//! A token is `wbr1.` + base64url(session id ‖ generation ‖ MAC), where the
+//! MAC is HMAC-SHA-256 under a key derived from the refresh secret (see
+//! `mac.rs`). The database
 //! keeps only the session's current generation, so a copy of the database alone
 //! cannot produce a presentable token (when the secret is configured outside
 //! it), and the token of any generation can be recomputed: that is what lets
 //! the grace window hand every tab *the same* successor. The MAC gives the
 //! token 256 bits that cannot be guessed.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::db::SessionId;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::mac::SealKey;
 
 const PREFIX: &str = "wbr1.";
 const DOMAIN: &[u8] = b"wristband refresh token v1";
 const BODY_LEN: usize = 16 + 8;
-const MAC_LEN: usize = 32;
 
 /// A presentable refresh token. `Debug` never shows it.
 #[derive(Debug, Clone)]
@@ -35,53 +30,36 @@ impl RefreshToken {
     }
 }
 
-/// The key that makes and checks refresh tokens: an HMAC keyed once, cloned
-/// for each token. Deliberately not `Debug`.
+/// The key that makes and checks refresh tokens. Deliberately not `Debug`.
 #[derive(Clone)]
-pub struct RefreshKey(HmacSha256);
+pub struct RefreshKey(SealKey);
 
 impl RefreshKey {
     /// Derives the refresh key from the server secret, separated from the JWT
     /// key by its own label.
     pub fn derive(secret: &[u8]) -> Self {
-        // HMAC accepts keys of any length: `new_from_slice` cannot fail, and
-        // the fallback is never taken.
-        let keyed = |key: &[u8]| {
-            HmacSha256::new_from_slice(key).unwrap_or_else(|_| HmacSha256::new(&Default::default()))
-        };
-        let mut derivation = keyed(secret);
-        derivation.update(b"wristband refresh key");
-        Self(keyed(&derivation.finalize().into_bytes()))
-    }
-
-    fn mac(&self, body: &[u8]) -> HmacSha256 {
-        let mut mac = self.0.clone();
-        mac.update(DOMAIN);
-        mac.update(body);
-        mac
+        Self(SealKey::derive(
+            secret,
+            b"wristband refresh key",
+            PREFIX,
+            DOMAIN,
+        ))
     }
 
     /// The token of generation `generation` of session `session_id`.
     pub fn issue(&self, session_id: &SessionId, generation: i64) -> RefreshToken {
-        let mut raw = Vec::with_capacity(BODY_LEN + MAC_LEN);
+        let mut body = Vec::with_capacity(BODY_LEN);
         // Ids are made by this server, so the text always parses.
         let uuid = Uuid::parse_str(session_id.as_str()).unwrap_or_default();
-        raw.extend_from_slice(uuid.as_bytes());
-        raw.extend_from_slice(&generation.to_be_bytes());
-        let tag = self.mac(&raw).finalize().into_bytes();
-        raw.extend_from_slice(&tag);
-        RefreshToken(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw)).into())
+        body.extend_from_slice(uuid.as_bytes());
+        body.extend_from_slice(&generation.to_be_bytes());
+        RefreshToken(self.0.seal(&body).into())
     }
 
     /// The session and generation a token names, if this server made it.
     /// The MAC is compared in constant time.
     pub fn parse(&self, token: &str) -> Option<(SessionId, i64)> {
-        let raw = URL_SAFE_NO_PAD.decode(token.strip_prefix(PREFIX)?).ok()?;
-        if raw.len() != BODY_LEN + MAC_LEN {
-            return None;
-        }
-        let (body, tag) = raw.split_at(BODY_LEN);
-        self.mac(body).verify_slice(tag).ok()?;
+        let body = self.0.open(token, |len| len == BODY_LEN)?;
         let session_id = SessionId::from(Uuid::from_slice(&body[..16]).ok()?);
         let generation = i64::from_be_bytes(body[16..].try_into().ok()?);
         Some((session_id, generation))
@@ -153,6 +131,8 @@ mod tests {
 
     mod properties {
         use super::*;
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use proptest::prelude::*;
 
         fn config() -> ProptestConfig {
@@ -185,7 +165,7 @@ mod tests {
             fn parse_refuses_arbitrary_bytes_of_any_length(
                 bytes in prop_oneof![
                     proptest::collection::vec(any::<u8>(), 0..120),
-                    proptest::collection::vec(any::<u8>(), BODY_LEN + MAC_LEN),
+                    proptest::collection::vec(any::<u8>(), BODY_LEN + crate::mac::TAG_LEN),
                 ],
             ) {
                 let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(&bytes));

@@ -1,14 +1,17 @@
 //! Making sure an admin exists: `WRISTBAND_ADMIN_EMAIL` at start-up and
-//! `wristband create-admin`. Blocking (bcrypt and Diesel): call it off the
-//! async workers. Runs before the server (and its liveness cache) exists, so
-//! its revocations need no cache to forget them.
+//! `wristband create-admin` ([`setup_admin`]; it runs before the server and
+//! its liveness cache exist, so its revocations need no cache to forget
+//! them), and that an admin's change of a user never leaves no enabled admin
+//! ([`keeping_an_enabled_admin`]). Blocking (bcrypt and Diesel): call them
+//! off the async workers.
 
-use diesel::Connection;
+use diesel::prelude::*;
 use secrecy::ExposeSecret;
 
 use super::insert_user;
 use crate::auth::{ClientInfo, email, password};
 use crate::db::audit::AuditKind;
+use crate::db::schema::users;
 use crate::db::users::UserRow;
 use crate::db::{DbConnection, Role};
 use crate::error::ApiError;
@@ -79,6 +82,9 @@ pub fn setup_admin(
             if let Some(hash) = &hash {
                 UserRow::set_disabled(conn, &user.id, false, now)?;
                 UserRow::set_password_hash(conn, &user.id, hash, now)?;
+                // An operator who resets the password expects to sign in
+                // with it now, whatever was tried before.
+                crate::db::login_failures::clear(conn, &email)?;
             }
             let event = client.event(AuditKind::UserUpdated).user(&user.id);
             revocations.all_for_user_audited(conn, &user.id, None, event)
@@ -90,4 +96,32 @@ pub fn setup_admin(
         });
     }
     Err(ApiError::Unavailable)
+}
+
+/// Runs `change` (a change of a user's role or disabled state, inside the
+/// caller's transaction) and answers `LastAdmin` if no enabled admin is left
+/// after it, so that the caller's transaction rolls the change back.
+///
+/// The enabled admins' rows are locked first, by an `UPDATE` that changes
+/// nothing (portable, where `SELECT … FOR UPDATE` is not): on PostgreSQL two
+/// admins demoting each other at once are then serialised, and the second
+/// counts after the first has committed; SQLite has one writer anyway.
+pub(super) fn keeping_an_enabled_admin<T>(
+    conn: &mut DbConnection,
+    change: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let enabled_admins = || {
+        users::table
+            .filter(users::role.eq(Role::Admin.as_str()))
+            .filter(users::disabled.eq(false))
+    };
+    diesel::update(enabled_admins())
+        .set(users::updated_at.eq(users::updated_at))
+        .execute(conn)?;
+    let changed = change(conn)?;
+    let left: i64 = enabled_admins().count().get_result(conn)?;
+    if left == 0 {
+        return Err(ApiError::LastAdmin);
+    }
+    Ok(changed)
 }

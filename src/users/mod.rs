@@ -10,7 +10,7 @@ pub use admin::{AdminSetup, setup_admin};
 use diesel::Connection;
 
 use crate::api::{Password, User};
-use crate::auth::{ClientInfo, email, password};
+use crate::auth::{ClientInfo, email};
 use crate::db::audit::AuditKind;
 use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, Database, DbConnection, Role, UserId};
@@ -66,7 +66,7 @@ pub async fn create_user(
     actor: Option<UserId>,
 ) -> Result<User, ApiError> {
     let email = email::normalize(email)?;
-    password::check_policy(password.expose())?;
+    sessions.hasher().check_new(password.expose()).await?;
     let hash = sessions.hasher().hash(password.into_secret()).await?;
     sessions
         .db()
@@ -102,7 +102,8 @@ pub async fn list_users(
 
 /// Sets `role` and/or `disabled`. Any actual change bumps the user's token
 /// version and revokes all their sessions, in the same transaction as the
-/// change and its `user_updated` event.
+/// change and its `user_updated` event; a change that would leave no enabled
+/// admin is `LastAdmin`, and nothing changes.
 pub async fn update_user(
     sessions: &Sessions,
     id: UserId,
@@ -124,12 +125,15 @@ pub async fn update_user(
             }
             conn.transaction(|conn| {
                 let now = revocations.now();
-                if let Some(role) = role {
-                    UserRow::set_role(conn, &id, role, now)?;
-                }
-                if let Some(disabled) = disabled {
-                    UserRow::set_disabled(conn, &id, disabled, now)?;
-                }
+                admin::keeping_an_enabled_admin(conn, |conn| {
+                    if let Some(role) = role {
+                        UserRow::set_role(conn, &id, role, now)?;
+                    }
+                    if let Some(disabled) = disabled {
+                        UserRow::set_disabled(conn, &id, disabled, now)?;
+                    }
+                    Ok(())
+                })?;
                 let event = client
                     .event(AuditKind::UserUpdated)
                     .user(&id)

@@ -151,6 +151,31 @@ async fn forged_and_out_of_date_claims_are_refused(app: TestApp) {
     assert_refused(&app, &stranger.sign(&base).unwrap(), "foreign key").await;
 }
 
+backend_test!(a_token_issued_in_the_future_is_refused);
+async fn a_token_issued_in_the_future_is_refused(app: TestApp) {
+    let user = app.new_user().await;
+    let forge = app.forger();
+    let now = chrono::Utc::now().timestamp();
+    let base = claims_of(&user);
+    // Signed with the real key, valid in every other way (`nbf` and `exp`
+    // are the real token's): only `iat` lies ahead of the server's clock.
+    let ahead = AccessClaims {
+        iat: now + 120,
+        ..base.clone()
+    };
+    assert_refused(&app, &forge.sign(&ahead).unwrap(), "iat in the future").await;
+    let past = AccessClaims {
+        iat: now - 5,
+        ..base
+    };
+    let accepted = app
+        .anon()
+        .with_token(&forge.sign(&past).unwrap())
+        .get("/auth/me")
+        .await;
+    assert_eq!(accepted.status(), StatusCode::OK, "iat in the past");
+}
+
 fn with_parts(
     token: &str,
     header: Option<&Value>,

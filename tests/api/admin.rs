@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use wristband::api::{Credentials, NewUserRequest, Session, User, UserList, UserPatch};
 use wristband::config::Settings;
 
-use crate::helpers::{PASSWORD, ResponseExt, TestApp, admin_settings, assert_error, backend_test};
+use crate::helpers::{
+    ADMIN_EMAIL, Client, PASSWORD, ResponseExt, TestApp, admin_settings, assert_error, backend_test,
+};
 
 fn routes(user_id: impl Display, session_id: impl Display) -> Vec<(Method, String)> {
     vec![
@@ -282,4 +284,144 @@ async fn promotion_and_demotion_take_effect_at_once(app: TestApp) {
     assert_error(bad, StatusCode::BAD_REQUEST, "invalid_request").await;
     let typo = admin.patch(&path).json(&json!({"disable": true})).await;
     assert_error(typo, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+/// The enabled admins among all users, as an admin's list shows them.
+async fn enabled_admins(admin: &Client) -> Vec<User> {
+    let list: UserList = admin.get("/admin/users?limit=200").await.body().await;
+    list.users
+        .into_iter()
+        .filter(|u| u.role == "admin" && !u.disabled)
+        .collect()
+}
+
+backend_test!(
+    the_last_admin_cannot_demote_or_disable_themself,
+    admin_settings()
+);
+async fn the_last_admin_cannot_demote_or_disable_themself(app: TestApp) {
+    let admin = app.admin().await;
+    let path = format!("/admin/users/{}", admin.user().id);
+    let both = UserPatch {
+        role: Some("user".into()),
+        disabled: Some(true),
+    };
+    for (what, patch) in [
+        ("demote", role("user")),
+        ("disable", disabled(true)),
+        ("both", both),
+    ] {
+        let response = admin.patch(&path).json(&patch).await;
+        let body = assert_error(response, StatusCode::CONFLICT, "last_admin").await;
+        assert_eq!(
+            body["error_description"], "The change would leave no enabled admin.",
+            "{what}"
+        );
+        // Nothing changed, nothing was revoked: the same token still acts
+        // as an admin, and the account is as it was.
+        let me: User = admin.get(&path).await.body().await;
+        assert_eq!((me.role.as_str(), me.disabled), ("admin", false), "{what}");
+    }
+    assert_eq!(enabled_admins(&admin).await.len(), 1);
+    // Changes that keep an admin still go through.
+    let same = admin.patch(&path).json(&role("admin")).await;
+    assert_eq!(same.status(), StatusCode::OK);
+}
+
+backend_test!(one_of_two_admins_can_be_demoted, admin_settings());
+async fn one_of_two_admins_can_be_demoted(app: TestApp) {
+    let admin = app.admin().await;
+    let other = app.new_user().await;
+    let other_path = format!("/admin/users/{}", other.user().id);
+    let promoted: User = admin
+        .patch(&other_path)
+        .json(&role("admin"))
+        .await
+        .body()
+        .await;
+    assert_eq!(promoted.role, "admin");
+    // Two admins: either may go, the first by the other's hand.
+    let demoted = admin.patch(&other_path).json(&role("user")).await;
+    assert_eq!(demoted.status(), StatusCode::OK);
+    assert_eq!(demoted.body::<User>().await.role, "user");
+
+    admin.patch(&other_path).json(&role("admin")).await;
+    let other = app.login(&other.user().email, PASSWORD).await;
+    let own_path = format!("/admin/users/{}", other.user().id);
+    let resigned = other.patch(&own_path).json(&role("user")).await;
+    assert_eq!(
+        resigned.status(),
+        StatusCode::OK,
+        "the second admin steps down"
+    );
+    // Now the first is the last one again.
+    let admin_path = format!("/admin/users/{}", admin.user().id);
+    let refused = admin.patch(&admin_path).json(&disabled(true)).await;
+    assert_error(refused, StatusCode::CONFLICT, "last_admin").await;
+}
+
+backend_test!(
+    two_admins_demoting_each_other_at_once_leave_one,
+    admin_settings()
+);
+async fn two_admins_demoting_each_other_at_once_leave_one(app: TestApp) {
+    let first = app.admin().await;
+    let second = app.new_user().await;
+    let second_email = second.user().email.clone();
+    let path = |user: &User| format!("/admin/users/{}", user.id);
+    let promote = first.patch(&path(second.user())).json(&role("admin")).await;
+    assert_eq!(promote.status(), StatusCode::OK);
+    for round in 0..8 {
+        // A role change revokes the target's sessions: log both in afresh.
+        let a = app.login(ADMIN_EMAIL, PASSWORD).await;
+        let b = app.login(&second_email, PASSWORD).await;
+        let (a_to_b, b_to_a) = futures_util::future::join(
+            a.patch(&path(b.user())).json(&role("user")).into_future(),
+            b.patch(&path(a.user())).json(&role("user")).into_future(),
+        )
+        .await;
+        let statuses = [a_to_b.status(), b_to_a.status()];
+        assert!(
+            statuses.contains(&StatusCode::OK),
+            "round {round}: one demotion goes through: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().any(|s| *s != StatusCode::OK),
+            "round {round}: both demotions went through"
+        );
+        for response in [a_to_b, b_to_a] {
+            match response.status() {
+                StatusCode::OK => {}
+                // Refused by the count, or already demoted when it arrived.
+                StatusCode::CONFLICT => {
+                    assert_error(response, StatusCode::CONFLICT, "last_admin").await;
+                }
+                status => {
+                    assert!(
+                        status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN,
+                        "round {round}: {status}"
+                    );
+                }
+            }
+        }
+        // Exactly one admin is left; it makes the other admin again.
+        let a = app.login(ADMIN_EMAIL, PASSWORD).await;
+        let b = app.login(&second_email, PASSWORD).await;
+        let survivor = if a.get("/admin/users").await.status() == StatusCode::OK {
+            a
+        } else {
+            b
+        };
+        let admins = enabled_admins(&survivor).await;
+        assert_eq!(admins.len(), 1, "round {round}: {admins:?}");
+        assert_eq!(admins[0].id, survivor.user().id);
+        let others: UserList = survivor.get("/admin/users").await.body().await;
+        let other = others
+            .users
+            .iter()
+            .find(|u| u.id != survivor.user().id)
+            .unwrap();
+        let restored = survivor.patch(&path(other)).json(&role("admin")).await;
+        assert_eq!(restored.status(), StatusCode::OK, "round {round}");
+    }
 }

@@ -144,3 +144,27 @@ async fn create_admin_reads_the_password_from_stdin_or_the_environment(db: TestD
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     app.login("root@example.com", "env password 22").await;
 }
+
+backend_test!(a_create_admin_reset_lifts_the_lockout);
+async fn a_create_admin_reset_lifts_the_lockout(db: TestDatabase) {
+    let url = &db.url;
+    let output = create_admin(url, "root@example.com", Some("stdin password 1\n"), None);
+    assert!(output.status.success());
+    let settings = wristband::config::Settings {
+        login_max_failures: Some("2".into()),
+        ..base_settings()
+    };
+    let app = db.spawn(settings).await;
+    let wrong = Credentials::new("root@example.com", "not the password");
+    for _ in 0..2 {
+        let response = app.anon().post("/auth/login").json(&wrong).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let locked = Credentials::new("root@example.com", "stdin password 1");
+    let response = app.anon().post("/auth/login").json(&locked).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The operator resets the password: every lock of the account goes.
+    let output = create_admin(url, "root@example.com", None, Some("env password 22"));
+    assert!(output.status.success());
+    app.login("root@example.com", "env password 22").await;
+}

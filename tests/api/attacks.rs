@@ -581,6 +581,43 @@ async fn huge_tokens_are_refused_quickly(app: TestApp) {
     assert!(took < Duration::from_secs(1), "200 KiB took {took:?}");
 }
 
+/// The Bearer cap, in bytes (SECURITY.md, "Denial of service").
+const MAX_TOKEN_BYTES: usize = 8192;
+
+backend_test!(validly_signed_tokens_over_8_kib_are_refused);
+async fn validly_signed_tokens_over_8_kib_are_refused(app: TestApp) {
+    let lab = Lab::new(&app).await;
+    // The user's own claims plus a padding claim, signed with the server's
+    // key: nothing is wrong with these tokens but their length.
+    let padded = |pad: usize| {
+        let claims = append(
+            &lab.claims_text(),
+            "pad",
+            &Value::from("x".repeat(pad)).to_string(),
+        );
+        signed("HS256", &lab.header_text(), &claims)
+    };
+    // base64url makes 4 characters of 3 bytes: search near the estimate.
+    let estimate = (MAX_TOKEN_BYTES - padded(0).len()) * 3 / 4;
+    let near: Vec<String> = (estimate - 8..estimate + 8).map(&padded).collect();
+    let fits = near
+        .iter()
+        .filter(|t| t.len() <= MAX_TOKEN_BYTES)
+        .max_by_key(|t| t.len())
+        .unwrap();
+    let over = near
+        .iter()
+        .filter(|t| t.len() > MAX_TOKEN_BYTES)
+        .min_by_key(|t| t.len())
+        .unwrap();
+    assert!(fits.len() > MAX_TOKEN_BYTES - 4 && over.len() < MAX_TOKEN_BYTES + 4);
+    lab.get(fits, "just under 8 KiB")
+        .await
+        .ok(&format!("{} bytes", fits.len()));
+    lab.refused(over, &format!("{} bytes", over.len())).await;
+    lab.refused(&padded(48 * 1024), "64 KiB, signed").await;
+}
+
 backend_test!(the_bearer_scheme_is_read_from_one_place_only);
 async fn the_bearer_scheme_is_read_from_one_place_only(app: TestApp) {
     let lab = Lab::new(&app).await;

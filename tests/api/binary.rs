@@ -231,3 +231,112 @@ fn test_mode_is_refused_off_loopback_and_announced_on_it() {
         "a warning at start: {stderr}"
     );
 }
+
+#[test]
+fn an_ipv6_bind_is_announced_in_brackets() {
+    // Only where the machine has an IPv6 loopback (containers may not).
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, line, address) = start(
+        wristband(dir.path())
+            .env("WRISTBAND_BIND", "[::1]:0")
+            .env("WRISTBAND_DATABASE_URL", "sqlite://v6.db")
+            .env("WRISTBAND_BCRYPT_COST", "4"),
+    );
+    // The announced address is a URL a client can use as it stands.
+    let answered = address
+        .as_deref()
+        .filter(|a| a.starts_with("http://[::1]:"))
+        .map(|a| http(a, "GET /healthz", ""));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let address = address.unwrap_or_else(|| panic!("first line was {line:?}"));
+    assert!(address.starts_with("http://[::1]:"), "{address}");
+    let port: u16 = address["http://[::1]:".len()..].parse().unwrap();
+    assert_ne!(port, 0);
+    let answered = answered.unwrap();
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+}
+
+/// `GET path` on `address` (`http://HOST:PORT`) with one more header line;
+/// the whole response.
+fn get_with(address: &str, path: &str, header: &str) -> String {
+    use std::io::{Read, Write};
+    let host = address.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{header}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn a_newline_in_a_token_header_cannot_forge_a_log_line() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, line, address) = start_with_stderr(
+        wristband(dir.path())
+            .args(["serve", "--ephemeral"])
+            .env("RUST_LOG", "wristband=debug"),
+        Stdio::piped(),
+    );
+    let stderr = child.stderr.take().unwrap();
+    let (lines, logged) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let address = address.unwrap_or_else(|| panic!("first line was {line:?}"));
+    // An unauthenticated token whose header names an `alg` holding a newline
+    // and a whole log line after it; the library's parse error quotes it.
+    let forged = "2026-01-01T00:00:00.000Z INFO  wristband::access: FORGED admin login";
+    let header = serde_json::json!({"alg": format!("HS256\n{forged}"), "typ": "at+jwt"});
+    let token = format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header.to_string()));
+    let response = get_with(
+        &address,
+        "/auth/me",
+        &format!("Authorization: Bearer {token}"),
+    );
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+
+    // The lines logged until the refusal's, and any that follow at once.
+    let refusal = |l: &String| l.contains("access token refused");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match logged.recv_timeout(Duration::from_millis(500)) {
+            Ok(line) => seen.push(line),
+            Err(mpsc::RecvTimeoutError::Timeout) if seen.iter().any(refusal) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let refused = seen
+        .iter()
+        .find(|l| refusal(l))
+        .unwrap_or_else(|| panic!("no refusal logged: {seen:#?}"));
+    assert!(
+        refused.contains(r"HS256\n") && refused.contains("FORGED admin login"),
+        "the header's text stays on the refusal's line: {seen:#?}"
+    );
+    assert!(
+        !seen.iter().any(|l| l.starts_with(forged)),
+        "a forged line: {seen:#?}"
+    );
+}

@@ -282,3 +282,262 @@ async fn parallel_guesses_cannot_outrun_the_count(app: TestApp) {
         "{statuses:?}"
     );
 }
+
+/// Logs `client` in with `password` and returns the response (the client
+/// keeps the cookies it sets).
+async fn attempt(client: &Client, email: &str, password: &str) -> StatusCode {
+    login(client, email, password).await.status()
+}
+
+backend_test!(
+    an_attacker_never_locks_out_the_owners_known_device,
+    lockout("3", "5m")
+);
+async fn an_attacker_never_locks_out_the_owners_known_device(app: TestApp) {
+    // The owner signed in once from this browser: it holds a device cookie.
+    let owner = app.new_user().await;
+    let email = owner.user().email.clone();
+    assert!(
+        owner.device_cookie().is_some(),
+        "a login sets the device cookie"
+    );
+    // A stranger who knows the email hammers it, far past the limit.
+    let attacker = app.anon();
+    for _ in 0..8 {
+        let status = attempt(&attacker, &email, WRONG).await;
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
+            "{status}"
+        );
+    }
+    // Untrusted clients are locked, the right password included...
+    assert_too_many(login(&attacker, &email, PASSWORD).await).await;
+    assert_too_many(login(&app.anon(), &email, PASSWORD).await).await;
+    // ...the owner's known device is not.
+    let again = owner.without_cookie();
+    assert_eq!(attempt(&again, &email, PASSWORD).await, StatusCode::OK);
+    assert_eq!(attempt(&again, &email, PASSWORD).await, StatusCode::OK);
+}
+
+backend_test!(
+    a_known_device_is_locked_by_its_own_failures_only,
+    lockout("2", "5m")
+);
+async fn a_known_device_is_locked_by_its_own_failures_only(app: TestApp) {
+    let owner = app.new_user().await;
+    let email = owner.user().email.clone();
+    let device = owner.without_cookie();
+    for _ in 0..2 {
+        assert_eq!(
+            attempt(&device, &email, WRONG).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_too_many(login(&device, &email, PASSWORD).await).await;
+    // Untrusted clients have their own count, untouched.
+    assert_eq!(attempt(&app.anon(), &email, PASSWORD).await, StatusCode::OK);
+}
+
+backend_test!(
+    a_tampered_or_foreign_device_cookie_is_untrusted,
+    lockout("2", "5m")
+);
+async fn a_tampered_or_foreign_device_cookie_is_untrusted(app: TestApp) {
+    let alice = app.new_user().await;
+    let email = alice.user().email.clone();
+    let bob = app.login_as("bob@example.com").await;
+    let alices = alice.device_cookie().expect("a device cookie");
+    let bobs = bob.device_cookie().expect("a device cookie");
+    assert_ne!(alices, bobs);
+    assert!(
+        !alices.contains(&email) && !alices.contains("alice"),
+        "the cookie names no email: {alices}"
+    );
+    // Untrusted clients of Alice's account get locked.
+    let attacker = app.anon();
+    for _ in 0..2 {
+        assert_eq!(
+            attempt(&attacker, &email, WRONG).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Bob's device cookie is no known device of Alice's account...
+    let with_bobs = app.anon().with_device(Some(&bobs));
+    assert_too_many(login(&with_bobs, &email, PASSWORD).await).await;
+    // ...nor is Alice's with one character changed.
+    let mut tampered = alices.clone();
+    let last = tampered.pop().expect("a value");
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let with_tampered = app.anon().with_device(Some(&tampered));
+    assert_too_many(login(&with_tampered, &email, PASSWORD).await).await;
+    // Alice's own is.
+    let with_alices = app.anon().with_device(Some(&alices));
+    assert_eq!(
+        attempt(&with_alices, &email, PASSWORD).await,
+        StatusCode::OK
+    );
+}
+
+backend_test!(instances_share_the_counts_and_the_known_devices);
+async fn instances_share_the_counts_and_the_known_devices(db: TestDatabase) {
+    let (a, b) = (
+        db.spawn(lockout("3", "5m")).await,
+        db.spawn(lockout("3", "5m")).await,
+    );
+    let owner = a.new_user().await;
+    let email = owner.user().email.clone();
+    let attacker = a.anon();
+    for client in [attacker.clone(), attacker.on(&b), attacker.clone()] {
+        assert_eq!(
+            attempt(&client, &email, WRONG).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_too_many(login(&b.anon(), &email, PASSWORD).await).await;
+    // The device cookie one instance set is a known device on the other.
+    let on_b = owner.without_cookie().on(&b);
+    assert_eq!(attempt(&on_b, &email, PASSWORD).await, StatusCode::OK);
+}
+
+/// Settings for the parallel tests: a bcrypt cost at which attempts overlap.
+fn parallel_lockout() -> Settings {
+    Settings {
+        bcrypt_cost: Some("8".into()),
+        ..lockout("5", "5m")
+    }
+}
+
+backend_test!(
+    sixteen_parallel_right_password_logins_all_succeed,
+    parallel_lockout()
+);
+async fn sixteen_parallel_right_password_logins_all_succeed(app: TestApp) {
+    let email = app.new_user().await.user().email.clone();
+    // Sixteen workers of a test suite, each a fresh (untrusted) client.
+    let clients: Vec<Client> = (0..16).map(|_| app.anon()).collect();
+    let logins = clients.iter().map(|c| attempt(c, &email, PASSWORD));
+    let statuses = futures_util::future::join_all(logins).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+}
+
+backend_test!(
+    sixteen_parallel_guesses_get_at_most_the_limit_of_verdicts,
+    parallel_lockout()
+);
+async fn sixteen_parallel_guesses_get_at_most_the_limit_of_verdicts(app: TestApp) {
+    let email = app.new_user().await.user().email.clone();
+    let clients: Vec<Client> = (0..16).map(|_| app.anon()).collect();
+    let guesses = clients.iter().map(|c| attempt(c, &email, WRONG));
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked, 5, "exactly the limit were checked: {statuses:?}");
+    assert_eq!(checked + refused, 16, "{statuses:?}");
+}
+
+backend_test!(a_login_from_a_new_device_is_audited);
+async fn a_login_from_a_new_device_is_audited(app: TestApp) {
+    let laptop = app.new_user().await;
+    let (id, email) = (laptop.user().id.clone(), laptop.user().email.clone());
+    let new_devices = || {
+        audit_events(&app, &id)
+            .iter()
+            .filter(|e| *e == "login_new_device")
+            .count()
+    };
+    assert_eq!(
+        new_devices(),
+        0,
+        "the account's first sign-in is not pointed out"
+    );
+    // The same browser again: a known device.
+    assert_eq!(attempt(&laptop, &email, PASSWORD).await, StatusCode::OK);
+    assert_eq!(new_devices(), 0);
+    // Another browser, and a client that dropped its device cookie.
+    assert_eq!(attempt(&app.anon(), &email, PASSWORD).await, StatusCode::OK);
+    assert_eq!(new_devices(), 1);
+    let forgetful = laptop.with_device(None);
+    assert_eq!(attempt(&forgetful, &email, PASSWORD).await, StatusCode::OK);
+    assert_eq!(new_devices(), 2);
+}
+
+backend_test!(a_fresh_server_exports_the_login_series_at_zero);
+async fn a_fresh_server_exports_the_login_series_at_zero(app: TestApp) {
+    let metrics = app.anon().get("/metrics").await.text().await.unwrap();
+    for series in [
+        r#"wristband_logins_total{outcome="succeeded"} 0"#,
+        r#"wristband_logins_total{outcome="failed"} 0"#,
+        r#"wristband_logins_total{outcome="locked"} 0"#,
+        r#"wristband_refreshes_total{outcome="rotated"} 0"#,
+        r#"wristband_refreshes_total{outcome="grace"} 0"#,
+        r#"wristband_refreshes_total{outcome="reused"} 0"#,
+        r#"wristband_refreshes_total{outcome="refused"} 0"#,
+        r#"wristband_revocations_total{cause="logout"} 0"#,
+        r#"wristband_revocations_total{cause="other_sessions_revoked"} 0"#,
+        r#"wristband_revocations_total{cause="refresh_reused"} 0"#,
+    ] {
+        assert!(metrics.contains(series), "{series} missing from\n{metrics}");
+    }
+}
+
+backend_test!(
+    a_browser_shared_by_two_accounts_is_a_known_device_of_both,
+    lockout("2", "5m")
+);
+async fn a_browser_shared_by_two_accounts_is_a_known_device_of_both(app: TestApp) {
+    let alice = app.new_user().await;
+    let bob = app.login_as("bob@example.com").await;
+    let alice_email = alice.user().email.clone();
+    // One browser signs in to both accounts, one after the other.
+    let shared = app.anon();
+    for email in [alice_email.as_str(), "bob@example.com"] {
+        assert_eq!(attempt(&shared, email, PASSWORD).await, StatusCode::OK);
+    }
+    // A stranger locks out the untrusted clients of both accounts.
+    for email in [alice_email.as_str(), "bob@example.com"] {
+        for _ in 0..2 {
+            assert_eq!(attempt(&app.anon(), email, WRONG).await, StatusCode::UNAUTHORIZED);
+        }
+        assert_too_many(login(&app.anon(), email, PASSWORD).await).await;
+    }
+    // The shared browser is a known device of each.
+    for email in [alice_email.as_str(), "bob@example.com"] {
+        assert_eq!(attempt(&shared, email, PASSWORD).await, StatusCode::OK);
+    }
+    drop(bob);
+}
+
+backend_test!(
+    a_password_change_retires_every_other_device_cookie,
+    lockout("2", "5m")
+);
+async fn a_password_change_retires_every_other_device_cookie(app: TestApp) {
+    let laptop = app.new_user().await;
+    let email = laptop.user().email.clone();
+    // Someone who once had the password kept a device cookie of their own.
+    let old_thief = app.anon();
+    assert_eq!(attempt(&old_thief, &email, PASSWORD).await, StatusCode::OK);
+    let new_password = "a fresh passphrase 42";
+    let changed = laptop
+        .post("/auth/password")
+        .json(&serde_json::json!({"current_password": PASSWORD, "new_password": new_password}))
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    // Untrusted clients get locked.
+    for _ in 0..2 {
+        assert_eq!(attempt(&app.anon(), &email, WRONG).await, StatusCode::UNAUTHORIZED);
+    }
+    // The thief's cookie no longer makes a known device...
+    assert_too_many(login(&old_thief, &email, new_password).await).await;
+    // ...the laptop's, renewed by the change, does.
+    assert_eq!(attempt(&laptop, &email, new_password).await, StatusCode::OK);
+}

@@ -155,3 +155,50 @@ async fn cors_gives_foreign_origins_nothing(app: TestApp) {
     let me = alice.get("/auth/me").header("origin", FOREIGN).await;
     assert_eq!(header(&me, "access-control-allow-origin"), None);
 }
+
+/// Asserts that CORS and the cookie endpoints' check both let `sent` in: the
+/// preflight is answered with the browser's own spelling of the origin, and
+/// a refresh from it is not refused as `invalid_origin`.
+async fn cors_and_csrf_both_allow(app: &TestApp, sent: &str) {
+    let alice = app.new_user().await;
+    let allowed = preflight(&app.anon(), sent).await;
+    assert!(
+        allowed.status().is_success(),
+        "{sent}: {}",
+        allowed.status()
+    );
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some(sent),
+        "CORS for {sent}"
+    );
+    assert_eq!(
+        header(&allowed, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    let refreshed = refresh_with(&alice, ("origin", sent)).await;
+    assert_eq!(refreshed.status(), StatusCode::OK, "CSRF check for {sent}");
+}
+
+fn allowing(origin: &str) -> Settings {
+    Settings {
+        allowed_origins: Some(origin.into()),
+        ..base_settings()
+    }
+}
+
+backend_test!(
+    an_origin_configured_in_mixed_case_matches_for_cors_and_csrf,
+    allowing("https://App.Example.com")
+);
+async fn an_origin_configured_in_mixed_case_matches_for_cors_and_csrf(app: TestApp) {
+    cors_and_csrf_both_allow(&app, "https://app.example.com").await;
+}
+
+backend_test!(
+    an_origin_sent_in_mixed_case_matches_for_cors_and_csrf,
+    allowing(ALLOWED)
+);
+async fn an_origin_sent_in_mixed_case_matches_for_cors_and_csrf(app: TestApp) {
+    cors_and_csrf_both_allow(&app, "https://App.Example.com").await;
+}

@@ -8,7 +8,10 @@ use wristband::api::{Credentials, Session, TokenResponse};
 use wristband::config::Settings;
 use wristband::tokens::RefreshCookie;
 
-use crate::helpers::{PASSWORD, ResponseExt, TestApp, assert_error, backend_test, base_settings};
+use crate::helpers::storage::stored_hash_cost;
+use crate::helpers::{
+    PASSWORD, ResponseExt, TestApp, TestDatabase, assert_error, backend_test, base_settings,
+};
 
 backend_test!(login_returns_tokens_and_a_strict_refresh_cookie);
 async fn login_returns_tokens_and_a_strict_refresh_cookie(app: TestApp) {
@@ -202,4 +205,53 @@ async fn login_failures_are_401_invalid_credentials(app: TestApp) {
         .json(&Credentials::new("nobody@example.com", PASSWORD))
         .await;
     assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
+fn with_cost(cost: &str) -> Settings {
+    Settings {
+        bcrypt_cost: Some(cost.into()),
+        ..base_settings()
+    }
+}
+
+/// How long the slower half of `rounds` logins of `email` with a wrong password took.
+async fn wrong_password_time(app: &TestApp, email: &str, rounds: usize) -> Duration {
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let response = app
+            .anon()
+            .post("/auth/login")
+            .json(&Credentials::new(email, "not the password"))
+            .await;
+        times.push(started.elapsed());
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    times.sort();
+    times[rounds / 2]
+}
+
+backend_test!(after_the_cost_is_raised_timing_tells_no_account_apart);
+async fn after_the_cost_is_raised_timing_tells_no_account_apart(db: TestDatabase) {
+    // An account made at cost 4, then the servers move to cost 10.
+    let before = db.spawn(with_cost("4")).await;
+    let email = before.new_user().await.user().email.clone();
+    let after = Settings {
+        login_max_failures: Some("100".into()),
+        ..with_cost("10")
+    };
+    let after = db.spawn(after).await;
+    let existing = wrong_password_time(&after, &email, 5).await;
+    let unknown = wrong_password_time(&after, "nobody@example.com", 5).await;
+    assert!(
+        existing * 2 > unknown,
+        "a wrong password took {existing:?} for an account with a cheaper hash, \
+         {unknown:?} for an unknown email"
+    );
+    // A successful login moves the hash to the configured cost.
+    assert_eq!(stored_hash_cost(&after, &email), Some(4));
+    after.login(&email, PASSWORD).await;
+    assert_eq!(stored_hash_cost(&after, &email), Some(10));
+    // And the rehash logs nobody out, nor changes the password.
+    before.login(&email, PASSWORD).await;
 }

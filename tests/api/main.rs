@@ -12,6 +12,7 @@ mod admin_sessions;
 mod attacks;
 mod binary;
 mod brute_force;
+mod common_passwords;
 mod csrf_cors;
 mod health;
 mod helpers;

@@ -214,3 +214,76 @@ async fn a_stalled_body_gets_408_and_does_not_starve_the_server() {
     );
     drop(others);
 }
+
+/// Another process holds the database for `held`: SQLite's write lock, or
+/// PostgreSQL's locks on the sessions and users tables. Returns once the lock
+/// is taken; the thread releases it when the time is up.
+fn hold_database(db: &TestDatabase, held: Duration) -> std::thread::JoinHandle<()> {
+    let (taken, is_taken) = std::sync::mpsc::channel();
+    let (backend, url) = (db.backend, db.url.clone());
+    let holder = std::thread::spawn(move || {
+        let (begin, mut conn): (&str, Box<dyn SimpleConnection>) = match backend {
+            Backend::Sqlite => {
+                let path = url.strip_prefix("sqlite://").expect("a SQLite file");
+                let conn = SqliteConnection::establish(path).expect("open the file");
+                ("BEGIN EXCLUSIVE", Box::new(conn))
+            }
+            Backend::Postgres => {
+                let conn = PgConnection::establish(&url).expect("PostgreSQL");
+                let lock = "BEGIN; LOCK TABLE sessions, users IN ACCESS EXCLUSIVE MODE";
+                (lock, Box::new(conn))
+            }
+        };
+        conn.batch_execute(begin).expect("take the lock");
+        taken.send(()).expect("the test waits");
+        std::thread::sleep(held);
+        conn.batch_execute("ROLLBACK").expect("release the lock");
+    });
+    is_taken.recv().expect("the lock is taken");
+    holder
+}
+
+fn stall_settings() -> Settings {
+    Settings {
+        refresh_grace: Some("1s".into()),
+        ..quick_timeout()
+    }
+}
+
+backend_test!(a_stalled_database_answers_503_in_time_and_spends_no_cookie);
+async fn a_stalled_database_answers_503_in_time_and_spends_no_cookie(db: TestDatabase) {
+    let app = db.spawn(stall_settings()).await;
+    let alice = app.new_user().await;
+    let bob = app.login_as("bob@example.com").await;
+    let holder = hold_database(&db, Duration::from_secs(4));
+    let started = Instant::now();
+    let (a, b) = futures_util::future::join(
+        alice.post("/auth/refresh").into_future(),
+        bob.post("/auth/refresh").into_future(),
+    )
+    .await;
+    let waited = started.elapsed();
+    // Within the database timeout (1 s) and some slack: not the request's
+    // 10 s deadline, nor SQLite's old 5 s busy wait, nor the lock's 4 s.
+    assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+    assert_unavailable(a).await;
+    assert_unavailable(b).await;
+    if db.backend == Backend::Postgres {
+        // Readiness reads the locked tables too (SQLite readers are not blocked).
+        let ready = app.anon().get("/readyz").await;
+        assert_unavailable(ready).await;
+    }
+    actix_web::web::block(move || holder.join())
+        .await
+        .unwrap()
+        .expect("the holder ends");
+    // Past the grace window, long after the stalled work could have resumed:
+    // the cookies the clients kept were never spent behind their backs.
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    alice.refresh().await;
+    bob.refresh().await;
+    for client in [&alice, &bob] {
+        let events = crate::helpers::storage::audit_events(&app, &client.user().id);
+        assert!(!events.contains(&"refresh_reused".to_owned()), "{events:?}");
+    }
+}

@@ -157,3 +157,46 @@ async fn invisible_and_bidirectional_characters_are_not_emails(app: TestApp) {
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_email").await;
     }
 }
+
+backend_test!(look_alikes_of_a_registered_email_are_not_new_accounts);
+async fn look_alikes_of_a_registered_email_are_not_new_accounts(app: TestApp) {
+    let anon = app.anon();
+    let victim = anon
+        .post("/auth/register")
+        .json(&Credentials::new("victim@example.com", PASSWORD))
+        .await;
+    assert_eq!(victim.status(), StatusCode::CREATED);
+    // Default-ignorable code points that are not Cf (variation selectors,
+    // the grapheme joiner, Khmer and Mongolian marks, Hangul fillers) and
+    // the blank Braille pattern: each renders as the victim's address.
+    for invisible in [
+        '\u{FE0F}',
+        '\u{FE00}',
+        '\u{034F}',
+        '\u{3164}',
+        '\u{115F}',
+        '\u{1160}',
+        '\u{FFA0}',
+        '\u{2800}',
+        '\u{17B4}',
+        '\u{180B}',
+        '\u{E0100}',
+    ] {
+        for email in [
+            format!("victim@example.com{invisible}"),
+            format!("vic{invisible}tim@example.com"),
+        ] {
+            let response = anon
+                .post("/auth/register")
+                .json(&Credentials::new(&email, PASSWORD))
+                .await;
+            assert_eq!(
+                response.status(),
+                StatusCode::BAD_REQUEST,
+                "U+{:04X} in {email:?}",
+                invisible as u32
+            );
+            assert_error(response, StatusCode::BAD_REQUEST, "invalid_email").await;
+        }
+    }
+}

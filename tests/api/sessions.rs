@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use wristband::api::Session;
 
-use crate::helpers::storage::purge_sessions;
+use crate::helpers::storage::{audit_events, purge_sessions};
 use crate::helpers::{ResponseExt, TestApp, assert_error, backend_test};
 
 backend_test!(sessions_list_marks_the_current_one_and_shows_no_secrets);
@@ -113,4 +113,77 @@ async fn the_purge_removes_ended_sessions_and_keeps_live_ones(app: TestApp) {
     assert!(!kept[0], "the ended session is gone");
     assert!(kept[1], "the live session is kept");
     assert_eq!(live.get("/auth/me").await.status(), StatusCode::OK);
+}
+
+backend_test!(logout_others_ends_every_other_session_and_keeps_mine);
+async fn logout_others_ends_every_other_session_and_keeps_mine(app: TestApp) {
+    let mine = app.login_as("pia@example.com").await;
+    let phone = app.login_as("pia@example.com").await;
+    let tablet = app.login_as("pia@example.com").await;
+    let stranger = app.login_as("quentin@example.com").await;
+
+    let response = mine.post("/auth/logout-others").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.body().await;
+    assert_eq!(body, serde_json::json!({"revoked": 2}));
+
+    // Mine lives on, token and cookie alike (no version bump).
+    assert_eq!(mine.get("/auth/me").await.status(), StatusCode::OK);
+    mine.refresh().await;
+    for other in [&phone, &tablet] {
+        assert_eq!(
+            other.get("/auth/me").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        other.refresh_refused("revoked").await;
+    }
+    assert_eq!(stranger.get("/auth/me").await.status(), StatusCode::OK);
+    let sessions: Vec<Session> = mine.get("/auth/sessions").await.body().await;
+    assert_eq!(sessions.len(), 1);
+    assert!(sessions[0].current);
+    let events = audit_events(&app, &mine.user().id);
+    assert_eq!(events[0], "other_sessions_revoked");
+    // Nothing left to end.
+    let again: Value = mine.post("/auth/logout-others").await.body().await;
+    assert_eq!(again["revoked"], 0);
+    let metrics = app.anon().get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"wristband_revocations_total{cause="other_sessions_revoked"} 2"#),
+        "{metrics}"
+    );
+}
+
+backend_test!(logout_others_needs_a_bearer_token);
+async fn logout_others_needs_a_bearer_token(app: TestApp) {
+    let mine = app.login_as("rosa@example.com").await;
+    let response = mine.without_token().post("/auth/logout-others").await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "missing_token").await;
+}
+
+backend_test!(sessions_name_their_devices);
+async fn sessions_name_their_devices(app: TestApp) {
+    let reader = app.login_as("sam@example.com").await;
+    for agent in [
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        "curl/8.5.0",
+    ] {
+        let response = app
+            .anon()
+            .post("/auth/login")
+            .header("user-agent", agent)
+            .json(&wristband::api::Credentials::new(
+                "sam@example.com",
+                crate::helpers::PASSWORD,
+            ))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let sessions: Vec<Session> = reader.get("/auth/sessions").await.body().await;
+    let mut devices: Vec<_> = sessions.iter().map(|s| s.device.as_str()).collect();
+    devices.sort();
+    // The test client's own agent, "wristband-tests", is no known browser.
+    assert_eq!(
+        devices,
+        ["Chrome 131 on macOS", "Unknown device", "curl 8.5"]
+    );
 }

@@ -21,6 +21,9 @@ import {
   watch,
 } from './harness.mjs';
 
+const REFRESH_COOKIE = '__Host-wristband_refresh';
+const DEVICE_COOKIE = '__Host-wristband_device';
+
 let server;
 let browser;
 
@@ -34,12 +37,14 @@ after(async () => {
   server?.stop();
 });
 
-/** A new browser profile with a registered, signed-in user in one tab. */
+/** A new browser profile with a registered, signed-in user in one tab, its
+ * first view loaded (so no call of that first load lands in a later watch). */
 async function registered(name) {
   const context = await browser.newContext();
   const page = await newTab(context, server.url);
   const address = email(name);
   await signIn(page, address, '#register-button');
+  await page.locator('#sessions .session.current').waitFor();
   return { context, page, address };
 }
 
@@ -155,13 +160,13 @@ test('without Web Locks and BroadcastChannel, two tabs still stay signed in', as
 
 test('a lost refresh response does not sign the user out', async () => {
   const { context, page, address } = await registered('lost');
-  const [before] = await context.cookies();
+  const before = await context.cookies(); // the refresh and the device cookie
   await sleep(ACCESS_TTL_MS + 300);
   // The server rotates the cookie, but its answer never reaches the browser.
   await page.route('**/auth/refresh', async (route) => {
     await route.fetch();
     await context.clearCookies();
-    await context.addCookies([before]);
+    await context.addCookies(before);
     await route.abort('connectionreset');
   }, { times: 1 });
   // The client retries once a second later, with the old cookie: within the
@@ -227,9 +232,137 @@ test('an admin revokes a user and the user falls back to signed out', async () =
   await adminContext.close();
 });
 
+test('sessions show their device; "Sign out other devices" ends every other session', async () => {
+  const { context: laptop, page: laptopTab, address } = await registered('devices');
+  const phone = await browser.newContext();
+  const phoneTab = await newTab(phone, server.url);
+  await signIn(phoneTab, address);
+
+  assert.equal(await sessionCount(laptopTab), 2);
+  const devices = await laptopTab.locator('#sessions .session .device').allTextContents();
+  // Headless Chromium says "HeadlessChrome/N" in its user agent: the name the
+  // server parses from it, not the raw user agent, is what the list shows.
+  for (const device of devices) {
+    assert.match(device, /Chrome/, `a session shown as "${device}"`);
+    assert.doesNotMatch(device, /Mozilla|AppleWebKit/, `the raw user agent is shown: "${device}"`);
+  }
+  const current = laptopTab.locator('#sessions .session.current .device');
+  assert.match(await current.getAttribute('title'), /Chrome/, 'the user agent in full on hover');
+  await laptopTab.locator('#sessions-card').screenshot({ path: '/tmp/e2e-sessions.png' });
+  await screenshot(laptopTab, '14-session-devices');
+
+  const answered = laptopTab.waitForResponse(
+    (r) => new URL(r.url()).pathname === '/auth/logout-others',
+  );
+  await laptopTab.click('#logout-others-button');
+  const answer = await answered;
+  assert.equal(answer.status(), 200);
+  assert.deepEqual(await answer.json(), { revoked: 1 });
+  await laptopTab.locator('#message.info', { hasText: 'Signed out 1 other session.' }).waitFor();
+  await laptopTab.locator('#sessions .session').nth(1).waitFor({ state: 'detached' });
+  assert.equal(await laptopTab.locator('#sessions .session.current').count(), 1);
+  await laptopTab.locator('#logout-others-button:enabled').waitFor();
+  await laptopTab.locator('#sessions-card').screenshot({ path: '/tmp/e2e-sessions-after.png' });
+  await screenshot(laptopTab, '15-other-devices-signed-out');
+
+  // The phone's next call finds its session gone: its access token and its
+  // refresh cookie are both refused, and the page signs out.
+  const phoneMe = watch(phoneTab, '/auth/me');
+  const phoneRefreshes = watch(phoneTab, '/auth/refresh');
+  await phoneTab.click('#reload-button');
+  await signedOut(phoneTab);
+  assert.deepEqual(phoneMe, [401]);
+  assert.deepEqual(phoneRefreshes, [401]);
+
+  // The laptop stays: its access token works, and so does its refresh cookie.
+  await signedIn(laptopTab, address);
+  assert.equal(await sessionCount(laptopTab), 1);
+  await laptopTab.reload();
+  await signedIn(laptopTab, address);
+  assert.equal(await laptopTab.isVisible('#message'), false, 'no error shown');
+  await laptop.close();
+  await phone.close();
+});
+
+test('the admin searches users by email and reads the audit trail by email and event', async () => {
+  // A user who signs in on a second device and then signs the others out.
+  const { context: laptop, page: laptopTab, address } = await registered('audited');
+  const phone = await browser.newContext();
+  const phoneTab = await newTab(phone, server.url);
+  await signIn(phoneTab, address);
+  await laptopTab.click('#logout-others-button');
+  await laptopTab.locator('#message.info', { hasText: 'Signed out 1 other session.' }).waitFor();
+
+  const adminContext = await browser.newContext();
+  const adminTab = await newTab(adminContext, server.url);
+  await signIn(adminTab, ADMIN);
+  const rows = adminTab.locator('#admin-users .user-row');
+  await rows.nth(1).waitFor(); // the admin and at least this user
+  const everyone = await rows.count();
+
+  // Part of the address from its middle (the search matches a substring),
+  // typed key by key: the page waits for a pause before it asks.
+  const needle = address.slice(3, address.indexOf('@'));
+  const searches = watch(adminTab, '/admin/users');
+  await adminTab.locator('#admin-search').pressSequentially(needle);
+  await adminTab.waitForFunction(
+    (wanted) => {
+      const shown = [...document.querySelectorAll('#admin-users .user-row .what')];
+      return shown.length === 1 && shown[0].firstChild.textContent === wanted;
+    },
+    address,
+  );
+  assert.match(await adminTab.textContent('#admin-users-count'), /^1 user matching/);
+  assert.ok(
+    searches.length >= 1 && searches.length <= 3,
+    `${needle.length} keystrokes made ${searches.length} searches`,
+  );
+  assert.ok(searches.every((status) => status === 200), `searches answered ${searches}`);
+
+  // The audit trail names the user by email and the events in words.
+  const revoked = adminTab.locator('#audit .event[data-event="other_sessions_revoked"]', {
+    hasText: address,
+  });
+  await revoked.first().waitFor();
+  assert.equal(await revoked.first().locator('.who').textContent(), address);
+  assert.equal(await revoked.first().locator('.event-name').textContent(), 'Signed out other devices');
+  const signIns = adminTab.locator('#audit .event[data-event="login_succeeded"]', { hasText: address });
+  assert.ok((await signIns.count()) >= 1, 'the user signing in is listed');
+  assert.equal(await signIns.first().locator('.event-name').textContent(), 'Signed in');
+  // The second device was new to the account (no device cookie).
+  const newDevice = adminTab.locator('#audit .event[data-event="login_new_device"]', {
+    hasText: address,
+  });
+  assert.ok((await newDevice.count()) >= 1, 'the sign-in from the phone is listed');
+  assert.equal(
+    await newDevice.first().locator('.event-name').textContent(),
+    'Signed in from a new device',
+  );
+  const ids = await adminTab.locator('#audit .event .who').allTextContents();
+  assert.ok(
+    ids.every((who) => who.includes('@') || who === 'no account'),
+    `an event names its user by id: ${ids}`,
+  );
+  await adminTab.locator('#admin').screenshot({ path: '/tmp/e2e-admin.png' });
+  await screenshot(adminTab, '16-admin-search-and-audit');
+
+  // Nothing matches: an empty list that says so; an empty box: everyone again.
+  await adminTab.fill('#admin-search', 'nobody-has-this-address');
+  await adminTab.locator('#admin-users-count', { hasText: /^0 users matching/ }).waitFor();
+  assert.equal(await rows.count(), 0);
+  await adminTab.fill('#admin-search', '');
+  await adminTab.waitForFunction(
+    (n) => document.querySelectorAll('#admin-users .user-row').length === n,
+    everyone,
+  );
+  await laptop.close();
+  await phone.close();
+  await adminContext.close();
+});
+
 test('a page on another origin cannot refresh', async () => {
   const { context, page, address } = await registered('csrf');
-  const cookieBefore = (await context.cookies()).find((c) => c.name.includes('wristband'));
+  const cookieBefore = (await context.cookies()).find((c) => c.name === REFRESH_COOKIE);
   const refused = ['route="/auth/refresh"', 'status="403"'];
   const rotated = ['route="/auth/refresh"', 'status="200"'];
   const [refusedBefore, rotatedBefore] = [await metric('wristband_http_requests_total', refused), await metric('wristband_http_requests_total', rotated)];
@@ -245,7 +378,7 @@ test('a page on another origin cannot refresh', async () => {
   await screenshot(attacker, '11-foreign-origin');
   elsewhere.stop();
 
-  const cookieAfter = (await context.cookies()).find((c) => c.name.includes('wristband'));
+  const cookieAfter = (await context.cookies()).find((c) => c.name === REFRESH_COOKIE);
   assert.equal(cookieAfter.value, cookieBefore.value, 'nothing was rotated');
   await page.reload();
   await signedIn(page, address);
@@ -255,19 +388,21 @@ test('a page on another origin cannot refresh', async () => {
 test('no token in any storage; the refresh cookie is invisible to scripts', async () => {
   const { context, page } = await registered('storage');
   await sleep(ACCESS_TTL_MS + 300);
-  await page.click('#reload-button');
-  await page.locator('#sessions .session').first().waitFor();
+  await reload(page); // through a refresh: the cookie was just set again
   const seen = await page.evaluate(() => ({
     local: Object.keys(localStorage).length,
     session: Object.keys(sessionStorage).length,
     cookie: document.cookie,
   }));
   assert.deepEqual(seen, { local: 0, session: 0, cookie: '' });
-  const [cookie] = await context.cookies();
-  assert.equal(cookie.name, '__Host-wristband_refresh');
-  assert.equal(cookie.httpOnly, true);
-  assert.equal(cookie.secure, true);
-  assert.equal(cookie.sameSite, 'Strict');
+  // The refresh cookie and the device cookie (§7), in no particular order.
+  const cookies = await context.cookies();
+  assert.deepEqual(cookies.map((c) => c.name).sort(), [DEVICE_COOKIE, REFRESH_COOKIE]);
+  for (const cookie of cookies) {
+    assert.equal(cookie.httpOnly, true, cookie.name);
+    assert.equal(cookie.secure, true, cookie.name);
+    assert.equal(cookie.sameSite, 'Strict', cookie.name);
+  }
   const policy = (await page.request.get(server.url)).headers()['content-security-policy'];
   assert.match(policy, /script-src 'self'/);
   assert.match(policy, /connect-src 'self'/);

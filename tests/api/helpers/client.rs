@@ -29,7 +29,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wristband::api::{Session, TokenResponse, User};
-use wristband::tokens::RefreshCookie;
+use wristband::tokens::{DeviceCookie, RefreshCookie};
 
 use super::{TestApp, assert_error};
 
@@ -43,6 +43,9 @@ pub struct Client {
     user: Option<User>,
     token: RefCell<Option<String>>,
     cookie: RefCell<Option<String>>,
+    /// The device cookie: what makes this client a known device of the
+    /// account it last logged into.
+    device: RefCell<Option<String>>,
 }
 
 impl Client {
@@ -59,6 +62,7 @@ impl Client {
             user: None,
             token: RefCell::new(None),
             cookie: RefCell::new(None),
+            device: RefCell::new(None),
         }
     }
 
@@ -112,6 +116,18 @@ impl Client {
         copy
     }
 
+    /// The device cookie in its jar, if any.
+    pub fn device_cookie(&self) -> Option<String> {
+        self.device.borrow().clone()
+    }
+
+    /// A copy whose jar holds `value` as the device cookie (`None`: none).
+    pub fn with_device(&self, value: Option<&str>) -> Self {
+        let copy = self.clone();
+        copy.device.replace(value.map(str::to_owned));
+        copy
+    }
+
     /// A copy with an empty jar.
     pub fn without_cookie(&self) -> Self {
         let copy = self.clone();
@@ -135,8 +151,18 @@ impl Client {
         if let Some(token) = self.token.borrow().as_deref() {
             builder = builder.bearer_auth(token);
         }
-        if let Some(value) = self.cookie.borrow().as_deref() {
-            builder = builder.header(COOKIE, format!("{}={value}", self.cookie_name));
+        let cookies: Vec<String> = [
+            (self.cookie_name, self.cookie.borrow().clone()),
+            (
+                device_cookie_name(self.cookie_name),
+                self.device.borrow().clone(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some(format!("{name}={}", value?)))
+        .collect();
+        if !cookies.is_empty() {
+            builder = builder.header(COOKIE, cookies.join("; "));
         }
         TestRequest {
             client: self,
@@ -198,10 +224,15 @@ impl Client {
             .expect("a current session")
     }
 
-    /// Follows the `Set-Cookie` of the refresh cookie in `headers`, if any.
+    /// Follows the `Set-Cookie` of the refresh and device cookies in
+    /// `headers`, if any.
     fn keep_cookie(&self, headers: &HeaderMap) {
-        if let Some((_, value)) = refresh_set_cookie(headers, &[self.cookie_name]) {
+        if let Some((_, value)) = set_cookie(headers, &[self.cookie_name]) {
             self.cookie.replace(Some(value).filter(|v| !v.is_empty()));
+        }
+        let device = device_cookie_name(self.cookie_name);
+        if let Some((_, value)) = set_cookie(headers, &[device]) {
+            self.device.replace(Some(value).filter(|v| !v.is_empty()));
         }
     }
 }
@@ -260,7 +291,7 @@ impl<'a> IntoFuture for TestRequest<'a> {
 
 /// The first `Set-Cookie` in `headers` of a cookie named one of `names`:
 /// the whole header and the value.
-fn refresh_set_cookie(headers: &HeaderMap, names: &[&str]) -> Option<(String, String)> {
+fn set_cookie(headers: &HeaderMap, names: &[&str]) -> Option<(String, String)> {
     headers
         .get_all(SET_COOKIE)
         .iter()
@@ -284,6 +315,11 @@ pub trait ResponseExt {
     fn refresh_cookie(&self) -> Option<String>;
 }
 
+/// The device cookie's name beside the refresh cookie `refresh_name`.
+fn device_cookie_name(refresh_name: &str) -> &'static str {
+    DeviceCookie::new(refresh_name.starts_with("__Host-")).name()
+}
+
 /// Either name the refresh cookie may have.
 fn cookie_names() -> [&'static str; 2] {
     [
@@ -300,10 +336,10 @@ impl ResponseExt for Response {
     }
 
     fn refresh_set_cookie(&self) -> Option<String> {
-        refresh_set_cookie(self.headers(), &cookie_names()).map(|(header, _)| header)
+        set_cookie(self.headers(), &cookie_names()).map(|(header, _)| header)
     }
 
     fn refresh_cookie(&self) -> Option<String> {
-        refresh_set_cookie(self.headers(), &cookie_names()).map(|(_, value)| value)
+        set_cookie(self.headers(), &cookie_names()).map(|(_, value)| value)
     }
 }

@@ -43,7 +43,8 @@ pub async fn purge_sessions(app: &TestApp, session_ids: Vec<String>) -> (usize, 
     actix_web::web::block(move || {
         with_connection(&db, |conn| {
             let cutoff = now() + chrono::TimeDelta::seconds(1);
-            let purged = SessionRow::purge(conn, cutoff, chrono::TimeDelta::days(7)).unwrap();
+            let purged =
+                SessionRow::purge(conn, cutoff, chrono::TimeDelta::days(7), 10_000).unwrap();
             let kept = session_ids
                 .iter()
                 .map(|id| id.parse::<SessionId>().expect("a session id"))
@@ -112,4 +113,16 @@ pub fn with_legacy_secret(database: &super::TestDatabase, secret: &str) {
             .execute(conn)
             .unwrap();
     });
+}
+
+/// The bcrypt cost of the password hash stored for `email`.
+pub fn stored_hash_cost(app: &TestApp, email: &str) -> Option<u32> {
+    with_connection(&database(app), |conn| {
+        let user = wristband::db::users::UserRow::find_by_email(conn, email)
+            .unwrap()
+            .expect("the user");
+        wristband::auth::password::cost_of(secrecy::ExposeSecret::expose_secret(
+            &user.password_hash,
+        ))
+    })
 }
