@@ -1,5 +1,6 @@
-//! The README's configuration table and the settings the code reads cannot
-//! drift apart: every `WRISTBAND_*` variable of one is in the other.
+//! The configuration table (`docs/configuration.md`, section "Settings") and
+//! the settings the code reads cannot drift apart: every `WRISTBAND_*`
+//! variable of one is in the other.
 
 use std::collections::BTreeSet;
 
@@ -13,12 +14,12 @@ fn in_the_code() -> BTreeSet<String> {
         .collect()
 }
 
-fn in_the_readme() -> BTreeSet<String> {
-    let readme = include_str!("../README.md");
-    let table = readme
-        .split("## Configuration")
+fn in_the_docs() -> BTreeSet<String> {
+    let page = include_str!("../docs/configuration.md");
+    let table = page
+        .split("\n## Settings\n")
         .nth(1)
-        .expect("a Configuration section")
+        .expect("a Settings section")
         .split("\n## ")
         .next()
         .unwrap_or_default();
@@ -36,17 +37,17 @@ fn in_the_readme() -> BTreeSet<String> {
 }
 
 #[test]
-fn the_readme_configuration_table_lists_exactly_the_settings() {
-    let (code, readme) = (in_the_code(), in_the_readme());
+fn the_configuration_table_lists_exactly_the_settings() {
+    let (code, docs) = (in_the_code(), in_the_docs());
     assert!(code.len() > 20, "the settings are read: {code:?}");
     assert_eq!(
-        code.difference(&readme).collect::<Vec<_>>(),
+        code.difference(&docs).collect::<Vec<_>>(),
         Vec::<&String>::new(),
-        "read by the code but missing from the README's table"
+        "read by the code but missing from docs/configuration.md's table"
     );
     assert_eq!(
-        readme.difference(&code).collect::<Vec<_>>(),
+        docs.difference(&code).collect::<Vec<_>>(),
         Vec::<&String>::new(),
-        "in the README's table but not read by the code"
+        "in docs/configuration.md's table but not read by the code"
     );
 }

@@ -1,4 +1,4 @@
-//! The login lockout per account and client class (SPEC §7), as the login
+//! The login lockout per account and client class (see SECURITY.md), as the login
 //! flow (`login.rs`) meets it: which class a client is in, taking a place in
 //! the class's budget before bcrypt (waiting, in order and for a bounded time,
 //! while attempts in flight hold it), and recording a verified failure. The

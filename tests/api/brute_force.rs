@@ -505,7 +505,10 @@ async fn a_browser_shared_by_two_accounts_is_a_known_device_of_both(app: TestApp
     // A stranger locks out the untrusted clients of both accounts.
     for email in [alice_email.as_str(), "bob@example.com"] {
         for _ in 0..2 {
-            assert_eq!(attempt(&app.anon(), email, WRONG).await, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                attempt(&app.anon(), email, WRONG).await,
+                StatusCode::UNAUTHORIZED
+            );
         }
         assert_too_many(login(&app.anon(), email, PASSWORD).await).await;
     }
@@ -534,7 +537,10 @@ async fn a_password_change_retires_every_other_device_cookie(app: TestApp) {
     assert_eq!(changed.status(), StatusCode::OK);
     // Untrusted clients get locked.
     for _ in 0..2 {
-        assert_eq!(attempt(&app.anon(), &email, WRONG).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attempt(&app.anon(), &email, WRONG).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
     // The thief's cookie no longer makes a known device...
     assert_too_many(login(&old_thief, &email, new_password).await).await;

@@ -26,7 +26,7 @@ async fn login_returns_tokens_and_a_strict_refresh_cookie(app: TestApp) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
 
-    // The SPEC's cookie, spelled out.
+    // The documented cookie, spelled out.
     let cookie = response.refresh_set_cookie().expect("refresh cookie");
     assert!(
         cookie.starts_with("__Host-wristband_refresh=wbr1."),

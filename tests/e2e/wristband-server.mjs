@@ -1,4 +1,4 @@
-// The Node recipe of the README ("Testing your service against Wristband"):
+// The Node recipe of docs/testing-against-wristband.md ("Node"):
 // a throw-away test-mode Wristband for a suite, started from the binary, its
 // address read from the listening line.
 

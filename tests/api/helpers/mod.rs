@@ -1,4 +1,4 @@
-//! What every test file uses: the settings test servers start from, the SPEC's
+//! What every test file uses: the settings test servers start from, the documented
 //! error assertion, and re-exports of the pieces below.
 //!
 //! - [`backends`]: [`backend_test!`] runs a test once per backend, each run a
@@ -61,7 +61,7 @@ pub fn admin_settings() -> Settings {
     }
 }
 
-/// Asserts the SPEC's error shape and code, and returns the body.
+/// Asserts the documented error shape and code, and returns the body.
 pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status");
     let body: Value = response.body().await;
