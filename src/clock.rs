@@ -18,7 +18,8 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, TimeDelta, Utc};
 /// A clock: the system's, or the system's moved forward (test mode).
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
-    /// Microseconds added to the system time; `None` for the fixed clock.
+    /// Microseconds added to the system time; `None` for the system clock,
+    /// which does not move.
     offset: Option<Arc<AtomicI64>>,
 }
 
@@ -27,7 +28,7 @@ pub struct Clock {
 pub enum ClockError {
     /// Only a test-mode clock moves.
     #[error("this clock does not move")]
-    Fixed,
+    NotMovable,
     /// The advance would overflow the clock.
     #[error("the advance is too large")]
     TooFar,
@@ -44,11 +45,6 @@ impl Clock {
         Self {
             offset: Some(Arc::new(AtomicI64::new(0))),
         }
-    }
-
-    /// Whether [`Clock::advance`] works on this clock.
-    pub fn is_movable(&self) -> bool {
-        self.offset.is_some()
     }
 
     /// How far this clock is ahead of the system clock.
@@ -75,9 +71,9 @@ impl Clock {
 
     /// Moves a movable clock forward by `by`; returns the new offset.
     pub fn advance(&self, by: Duration) -> Result<Duration, ClockError> {
-        let offset = self.offset.as_ref().ok_or(ClockError::Fixed)?;
+        let offset = self.offset.as_ref().ok_or(ClockError::NotMovable)?;
         let by = i64::try_from(by.as_micros()).map_err(|_| ClockError::TooFar)?;
-        // At most about 290,000 years ahead: chrono's range, with room.
+        // At most 100 years ahead: far inside chrono's range.
         const LIMIT: i64 = 100 * 365 * 24 * 3600 * 1_000_000;
         offset
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |current| {
@@ -97,7 +93,7 @@ mod tests {
         let clock = Clock::system();
         assert_eq!(
             clock.advance(Duration::from_secs(1)),
-            Err(ClockError::Fixed)
+            Err(ClockError::NotMovable)
         );
         assert_eq!(clock.offset(), Duration::ZERO);
         let drift = (clock.now_utc() - Utc::now()).num_milliseconds().abs();

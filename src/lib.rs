@@ -16,12 +16,12 @@ pub mod http;
 pub mod logging;
 pub mod mac;
 pub mod metrics;
+#[cfg(test)]
+mod proptest_support;
 pub mod routes;
 pub mod sessions;
 pub mod startup;
 pub mod state;
-#[cfg(test)]
-mod test_support;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tokens;

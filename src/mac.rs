@@ -1,8 +1,9 @@
-//! The server's signed opaque values — refresh tokens (`tokens/refresh.rs`)
-//! and device cookies (`devices/cookie.rs`): `PREFIX` + base64url(body ‖
-//! HMAC-SHA-256 tag). Each kind has its own key, derived from a secret under
-//! its own label, and its own domain string in every tag, so a value of one
-//! kind never verifies as another.
+//! Keys and the values they seal. The server's signed opaque values — refresh
+//! tokens (`tokens/refresh.rs`) and device cookies (`devices/cookie.rs`) —
+//! are `PREFIX` + base64url(body ‖ HMAC-SHA-256 tag); each kind has its own
+//! key, derived from a secret under its own label, and its own domain string
+//! in every tag, so a value of one kind never verifies as another. And the
+//! one way to make a random secret ([`random_key`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,6 +11,16 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// 256 random bits from the operating system's generator, and their
+/// base64url text (43 characters): generated secrets, signing keys, and the
+/// passwords test mode makes up.
+pub fn random_key() -> ([u8; 32], String) {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    (bytes, URL_SAFE_NO_PAD.encode(bytes))
+}
 
 /// The length of a tag.
 pub const TAG_LEN: usize = 32;

@@ -11,9 +11,6 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::password;
@@ -23,6 +20,7 @@ use crate::db::Database;
 use crate::db::audit::AuditKind;
 use crate::http::rate_limit::RateLimit;
 use crate::http::{headers, observe, origin, timeout, tls};
+use crate::mac::random_key;
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::sessions::{Sessions, purge};
@@ -91,12 +89,6 @@ pub struct Application {
     server: Server,
 }
 
-pub(crate) fn random_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// Connects and migrates.
 pub fn open_database(config: &Config) -> Result<Database, StartupError> {
     let backend = config.database_url.backend();
@@ -159,7 +151,7 @@ impl Application {
             let db = open_database(&prepared)?;
             let keys = prepare_keys(&prepared, &db, &start_clock)?;
             ensure_configured_admin(&prepared, &db)?;
-            let dummy_hash = password::hash(&random_secret(), prepared.bcrypt_cost)
+            let dummy_hash = password::hash(&random_key().1, prepared.bcrypt_cost)
                 .map_err(|e| StartupError::because("cannot hash the dummy password", e))?;
             Ok::<_, StartupError>((db, keys, SecretString::from(dummy_hash)))
         })

@@ -224,7 +224,10 @@ pub fn purge(conn: &mut DbConnection, cutoff: NaiveDateTime, batch: i64) -> Quer
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{Database, DatabaseUrl, now};
+    use crate::db::{Database, DatabaseUrl};
+    fn now() -> chrono::NaiveDateTime {
+        crate::clock::Clock::system().now()
+    }
 
     const LIMITS: Limits = Limits {
         max_failures: 3,

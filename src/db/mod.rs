@@ -5,11 +5,12 @@
 //! nothing outside `db/` writes SQL.
 //!
 //! Two rules keep both backends honest under concurrency:
-//! - "now" is bound from Rust ([`now`]), truncated to microseconds, never the
-//!   database's clock;
-//! - a transaction that writes starts with its write, so SQLite takes the write
-//!   lock up front (waiting out `busy_timeout`) instead of failing to upgrade a
-//!   read snapshot.
+//! - "now" is bound from Rust (the server's clock, `clock.rs`, which keeps
+//!   microseconds as both backends do), never the database's clock;
+//! - every write runs in one transaction that takes SQLite's write lock up
+//!   front (`BEGIN IMMEDIATE`, waiting out `busy_timeout`) instead of failing
+//!   to upgrade a read snapshot, and commits only while its caller still
+//!   waits (`deadline.rs`).
 //!
 //! Lookups by key end in `get_result`, never `first`: `first` binds `LIMIT ?`,
 //! and SQLite (built with STAT4, as the bundled one is) re-prepares such a
@@ -32,7 +33,6 @@ use std::fmt;
 use std::time::Duration;
 
 use actix_web::web;
-use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
@@ -461,11 +461,6 @@ pub fn check_schema(conn: &mut DbConnection) -> diesel::QueryResult<()> {
         conn.batch_execute(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))?;
     }
     Ok(())
-}
-
-/// The current UTC time at the precision both backends keep (microseconds).
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
 }
 
 #[cfg(test)]

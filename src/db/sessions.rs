@@ -329,7 +329,10 @@ mod tests {
     use super::*;
     use crate::db::audit::{AuditKind, NewAuditEvent};
     use crate::db::users::NewUser;
-    use crate::db::{Database, DatabaseUrl, now};
+    use crate::db::{Database, DatabaseUrl};
+    fn now() -> chrono::NaiveDateTime {
+        crate::clock::Clock::system().now()
+    }
 
     const IDLE: TimeDelta = TimeDelta::hours(1);
 

@@ -165,7 +165,7 @@ mod tests {
         let other = DeviceKey::derive(b"another secret of thirty-two bytes!!!");
         assert!(other.parse(token.expose()).is_empty());
         for (i, _, _, changed) in
-            crate::test_support::single_changes(token.expose(), |_| vec!['A', '2'])
+            crate::proptest_support::single_changes(token.expose(), |_| vec!['A', '2'])
         {
             assert!(key.parse(&changed).is_empty(), "accepted a change at {i}");
         }

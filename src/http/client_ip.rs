@@ -1,5 +1,6 @@
 //! The client's IP — the one definition, used by sessions, the audit log and
-//! (with the hardening) the rate limiter and lockout — and the `ClientInfo`
+//! the per-IP rate limiter (the lockout counts accounts and devices, not
+//! IPs) — and the `ClientInfo`
 //! extractor built on it.
 
 use std::future::{Ready, ready};

@@ -222,7 +222,7 @@ mod tests {
         use proptest::prelude::*;
 
         fn config() -> ProptestConfig {
-            crate::test_support::proptest_config()
+            crate::proptest_support::proptest_config()
         }
 
         fn with_authorization(value: HeaderValue) -> HttpRequest {

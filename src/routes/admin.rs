@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::JsonObject;
-use super::openapi::{BearerRefusals, BodyLimits, Unavailable};
+use super::responses::{BearerRefusals, BodyLimits, Unavailable};
 use crate::api::ErrorResponse;
 use crate::api::{
     AuditEvent, AuditQuery, NewUserRequest, Session, User, UserList, UserPatch, UserQuery,

@@ -4,8 +4,8 @@
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::JsonObject;
-use super::openapi::{BearerRefusals, BodyLimits, Unavailable};
-use super::token_response;
+use super::responses::token_response;
+use super::responses::{BearerRefusals, BodyLimits, Unavailable};
 use crate::api::{Credentials, PasswordChange, Registered};
 use crate::api::{ErrorResponse, TokenResponse};
 use crate::auth::ClientInfo;

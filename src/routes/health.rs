@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::openapi::Unavailable;
+use super::responses::Unavailable;
 use crate::api::Status;
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, http::header, web};
 use futures_util::StreamExt;
 
 use super::BODY_LIMIT;
-use super::openapi::Unavailable;
+use super::responses::Unavailable;
 use crate::api::{ErrorResponse, Introspection, IntrospectionRequest};
 use crate::error::ApiError;
 use crate::http::extract::require_shared_secret;

@@ -2,8 +2,8 @@
 
 use actix_web::web;
 
-use super::openapi::{BearerRefusals, Unavailable};
-use crate::api::{self, User};
+use super::responses::{BearerRefusals, Unavailable};
+use crate::api::User;
 use crate::error::ApiError;
 use crate::http::AuthUser;
 
@@ -22,13 +22,5 @@ use crate::http::AuthUser;
     )
 )]
 pub async fn me(caller: AuthUser) -> Result<web::Json<User>, ApiError> {
-    let user = &caller.user;
-    Ok(web::Json(User {
-        id: user.id.clone(),
-        email: user.email.clone(),
-        role: user.role,
-        // A disabled user has no live session.
-        disabled: false,
-        created_at: api::utc(user.created_at),
-    }))
+    Ok(web::Json(User::from(caller.user.as_ref())))
 }

@@ -4,50 +4,11 @@
 
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{IntoResponses, Modify, OpenApi};
+use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, demo, health, introspect, jwks, me, metrics, sessions, testing};
+use super::{admin, auth, demo, health, introspect, jwks, me, metrics, sessions, test_mode};
 use crate::api::ErrorResponse;
 use crate::state::AppState;
-
-/// The refusals of a route that needs a Bearer token.
-#[derive(IntoResponses)]
-pub enum BearerRefusals {
-    /// Two `Authorization` headers, or a malformed path, query or body.
-    #[response(
-        status = 400,
-        description = "malformed request (bad JSON, fields, query or headers)"
-    )]
-    BadRequest(ErrorResponse),
-    /// No valid access token.
-    #[response(
-        status = 401,
-        description = "no valid access token (`missing_token` / `invalid_token`)"
-    )]
-    Unauthorized(ErrorResponse),
-}
-
-/// The refusals of a route that reads a JSON body.
-#[derive(IntoResponses)]
-pub enum BodyLimits {
-    /// Over 16 KiB.
-    #[response(status = 413, description = "body over 16 KiB")]
-    TooLarge(ErrorResponse),
-    /// Not `application/json`.
-    #[response(status = 415, description = "body not `application/json`")]
-    UnsupportedMediaType(ErrorResponse),
-}
-
-/// The answer of a route that needs the database while it is unreachable.
-#[derive(IntoResponses)]
-pub enum Unavailable {
-    /// 503 `unavailable`, with `Retry-After`.
-    #[response(
-        status = 503,
-        description = "the database cannot be reached (`unavailable`, with `Retry-After`)"
-    )]
-    Unavailable(ErrorResponse),
-}
 
 /// The document, without the refresh cookie's name (which depends on
 /// `WRISTBAND_COOKIE_SECURE`; [`openapi`] fills it in).
@@ -86,9 +47,9 @@ pub enum Unavailable {
         openapi,
         metrics::metrics,
         jwks::jwks,
-        testing::create_user,
-        testing::clock,
-        testing::advance_clock,
+        test_mode::create_user,
+        test_mode::clock,
+        test_mode::advance_clock,
         demo::index,
         demo::app_js,
         demo::client_js,

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::openapi::{BearerRefusals, Unavailable};
+use super::responses::{BearerRefusals, Unavailable};
 use crate::api::ErrorResponse;
 use crate::api::{OthersRevoked, Session};
 use crate::auth::ClientInfo;

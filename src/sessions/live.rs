@@ -50,6 +50,19 @@ pub struct LiveUser {
     pub created_at: NaiveDateTime,
 }
 
+impl From<&LiveUser> for crate::api::User {
+    fn from(user: &LiveUser) -> Self {
+        Self {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            role: user.role,
+            // A disabled user has no live session.
+            disabled: false,
+            created_at: crate::api::utc(user.created_at),
+        }
+    }
+}
+
 /// What a live session grants: its user and when it ends at the latest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSession {
@@ -287,9 +300,9 @@ mod tests {
                 email: "a@example.com".to_owned(),
                 role: Role::User,
                 version,
-                created_at: crate::db::now(),
+                created_at: crate::clock::Clock::system().now(),
             }),
-            ends_at: crate::db::now() + TimeDelta::hours(1),
+            ends_at: crate::clock::Clock::system().now() + TimeDelta::hours(1),
         }
     }
 

@@ -348,8 +348,8 @@ fn still_current(
     user_id: &db::UserId,
     version: i64,
 ) -> Result<bool, ApiError> {
-    let Some(now) = UserRow::find(conn, user_id)? else {
+    let Some(user) = UserRow::find(conn, user_id)? else {
         return Ok(false);
     };
-    Ok(!now.disabled && TokenVersion::current(conn, user_id)? == version)
+    Ok(!user.disabled && TokenVersion::current(conn, user_id)? == version)
 }

@@ -6,10 +6,11 @@ use actix_web::web;
 use chrono::TimeDelta;
 use secrecy::ExposeSecret;
 
-use super::{StartupError, connection, open_database, random_secret};
+use super::{StartupError, connection, open_database};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Database, settings};
+use crate::mac::random_key;
 use crate::state::AppState;
 use crate::tokens::Keyring;
 use crate::tokens::keys::{self, Keys};
@@ -56,7 +57,7 @@ pub fn prepare_keys(config: &Config, db: &Database, clock: &Clock) -> Result<Key
             let legacy = settings::get(&mut conn, settings::JWT_SECRET)
                 .map_err(|e| StartupError::because("cannot load the refresh secret", e))?;
             settings::get_or_create(&mut conn, settings::REFRESH_SECRET, || {
-                legacy.unwrap_or_else(random_secret)
+                legacy.unwrap_or_else(|| random_key().1)
             })
             .map_err(|e| StartupError::because("cannot load the refresh secret", e))?
             .into()

@@ -5,8 +5,8 @@
 //! `kid` and *its* algorithm (the header's `alg` is never trusted), `exp`,
 //! `nbf` and `iat` against the server's clock with the configured leeway,
 //! `iss`, `aud`, and the presence and form of every claim. Whether the
-//! session is still live is the extractor's second step (`auth/extract.rs`),
-//! through the liveness cache.
+//! session is still live is the second step of the Bearer extractor
+//! (`http/extract.rs`), through the liveness cache (`sessions/live.rs`).
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -233,7 +233,8 @@ impl AccessTokens {
     }
 
     /// The `kid` new tokens carry.
-    pub fn current_kid(&self) -> String {
+    #[cfg(test)]
+    fn current_kid(&self) -> String {
         self.keyring().current().kid().to_owned()
     }
 }
@@ -416,7 +417,7 @@ mod tests {
         let token = t.issue(&c.sub, &c.sid, 1, Role::User).unwrap();
         assert!(t.verify(&token).is_ok());
         // The dots: a base64url character in their place.
-        let changes = crate::test_support::single_changes(&token, |_| vec!['A']);
+        let changes = crate::proptest_support::single_changes(&token, |_| vec!['A']);
         for (i, original, replacement, changed) in changes {
             assert!(
                 t.verify(&changed).is_err(),
@@ -501,7 +502,7 @@ mod tests {
         use proptest::prelude::*;
 
         fn config() -> ProptestConfig {
-            crate::test_support::proptest_config()
+            crate::proptest_support::proptest_config()
         }
 
         fn base64url_part() -> impl Strategy<Value = String> {

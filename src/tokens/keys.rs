@@ -28,7 +28,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::Connection;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -172,9 +171,7 @@ impl SigningKey {
 
     /// A new random key of `algorithm`, and the material to store for it.
     pub fn generate(algorithm: KeyAlgorithm) -> (Self, SecretString) {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let material = URL_SAFE_NO_PAD.encode(bytes);
+        let (bytes, material) = crate::mac::random_key();
         let key = match algorithm {
             // As with WRISTBAND_JWT_SECRET, the key is the text's bytes.
             KeyAlgorithm::Hs256 => Self::hs256(material.as_bytes()),

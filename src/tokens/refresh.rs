@@ -105,7 +105,7 @@ mod tests {
         assert!(!format!("{token:?}").contains(&token.expose()[5..]));
     }
 
-    use crate::test_support::BASE64URL as ALPHABET;
+    use crate::proptest_support::BASE64URL as ALPHABET;
 
     fn key() -> RefreshKey {
         RefreshKey::derive(b"a secret of thirty-two bytes at least!")
@@ -119,7 +119,7 @@ mod tests {
         let token = key.issue(&SessionId::new(), 42);
         assert_eq!(token.expose().chars().count(), PREFIX.len() + 75);
         // The prefix's '.': a letter or digit in its place.
-        let changes = crate::test_support::single_changes(token.expose(), |_| vec!['A', '2']);
+        let changes = crate::proptest_support::single_changes(token.expose(), |_| vec!['A', '2']);
         for (i, original, replacement, changed) in changes {
             assert_eq!(
                 key.parse(&changed),
@@ -136,7 +136,7 @@ mod tests {
         use proptest::prelude::*;
 
         fn config() -> ProptestConfig {
-            crate::test_support::proptest_config()
+            crate::proptest_support::proptest_config()
         }
 
         /// A replacement character: mostly base64url, sometimes anything.

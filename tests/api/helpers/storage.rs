@@ -5,10 +5,11 @@
 
 use std::fmt::Display;
 
+use wristband::clock::Clock;
 use wristband::db::audit::AuditRow;
 use wristband::db::sessions::SessionRow;
 use wristband::db::signing_keys::SigningKeyRow;
-use wristband::db::{Database, DatabaseUrl, DbConnection, SessionId, UserId, now};
+use wristband::db::{Database, DatabaseUrl, DbConnection, SessionId, UserId};
 use wristband::tokens::KeyAlgorithm;
 use wristband::tokens::keys::SigningKey;
 
@@ -42,7 +43,7 @@ pub async fn purge_sessions(app: &TestApp, session_ids: Vec<String>) -> (usize, 
     let db = database(app);
     actix_web::web::block(move || {
         with_connection(&db, |conn| {
-            let cutoff = now() + chrono::TimeDelta::seconds(1);
+            let cutoff = Clock::system().now() + chrono::TimeDelta::seconds(1);
             let purged =
                 SessionRow::purge(conn, cutoff, chrono::TimeDelta::days(7), 10_000).unwrap();
             let kept = session_ids
@@ -62,7 +63,7 @@ pub async fn rotate_signing_key(app: &TestApp, algorithm: KeyAlgorithm) -> Strin
     let db = database(app);
     actix_web::web::block(move || {
         with_connection(&db, |conn| {
-            wristband::tokens::keys::rotate(conn, algorithm, now()).unwrap()
+            wristband::tokens::keys::rotate(conn, algorithm, Clock::system().now()).unwrap()
         })
     })
     .await
@@ -75,7 +76,7 @@ pub async fn stored_signing_key(app: &TestApp, kid: &str) -> SigningKey {
     let (db, kid) = (database(app), kid.to_owned());
     let row = actix_web::web::block(move || {
         with_connection(&db, |conn| {
-            SigningKeyRow::usable(conn, now() - chrono::TimeDelta::days(3650))
+            SigningKeyRow::usable(conn, Clock::system().now() - chrono::TimeDelta::days(3650))
                 .unwrap()
                 .into_iter()
                 .find(|row| row.kid == kid)

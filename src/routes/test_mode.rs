@@ -6,8 +6,9 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::openapi::{BodyLimits, Unavailable};
-use super::{JsonObject, token_response_with};
+use super::JsonObject;
+use super::responses::token_response_with;
+use super::responses::{BodyLimits, Unavailable};
 use crate::api::{
     ClockAdvance, ClockState, ErrorResponse, Password, TestUserRequest, TokenResponse,
 };
@@ -20,11 +21,7 @@ use crate::users;
 
 /// A random password for a test user created without one.
 fn random_password() -> Password {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    Password::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    Password::from(crate::mac::random_key().1)
 }
 
 /// `POST /test/users`: 201 with the token body and the refresh cookie.
@@ -114,7 +111,7 @@ pub async fn advance_clock(
     })?;
     state.sessions.clock().advance(by).map_err(|e| match e {
         ClockError::TooFar => ApiError::InvalidRequest("advance is too far"),
-        ClockError::Fixed => ApiError::NotFound,
+        ClockError::NotMovable => ApiError::NotFound,
     })?;
     Ok(web::Json(clock_state(&state)))
 }
