@@ -10,7 +10,6 @@
 //!   does not know the cookie's name.
 
 use crate::api::ErrorResponse;
-use crate::logging::Escaped;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -204,20 +203,9 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::db::DbError> for ApiError {
-    fn from(error: crate::db::DbError) -> Self {
-        // A database's message may quote a value a request supplied.
-        log::error!("{}", Escaped(&error.to_string()));
-        Self::Unavailable
-    }
-}
-
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
-        // Expected outcomes (not found, unique violations) are matched where they
-        // happen; whatever reaches this point is the database failing us.
-        log::error!("database error: {}", Escaped(&error.to_string()));
-        Self::Unavailable
+        crate::db::DbError::Query(error).into()
     }
 }
 

@@ -65,7 +65,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    wristband::logging::init(config.log_format);
+    wristband::logging::init(config.operations.log_format);
     let command = cli.command.unwrap_or(Command::Serve { ephemeral: false });
     let result = match command {
         Command::Serve { .. } => serve(config),
@@ -128,8 +128,14 @@ fn create_admin(
     };
     let db = startup::open_database(config)?;
     let mut conn = startup::connection(&db)?;
-    let outcome = users::setup_admin(&mut conn, email, &password, config.bcrypt_cost, true)
-        .map_err(|e| startup::StartupError::because("cannot set up the admin", e))?;
+    let outcome = users::setup_admin(
+        &mut conn,
+        email,
+        &password,
+        config.sessions.bcrypt_cost,
+        true,
+    )
+    .map_err(|e| startup::StartupError::because("cannot set up the admin", e))?;
     let what = match outcome {
         AdminSetup::Created => "created",
         _ => "updated (admin, enabled, new password, sessions revoked)",

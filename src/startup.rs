@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::auth::password;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::cookies::{DeviceCookie, RefreshCookie};
 use crate::db::Database;
 use crate::db::audit::AuditKind;
 use crate::http::rate_limit::RateLimit;
@@ -25,12 +26,12 @@ use crate::metrics::Metrics;
 use crate::routes;
 use crate::sessions::{Sessions, purge};
 use crate::state::AppState;
-use crate::tokens::RefreshCookie;
 use crate::users::{self, AdminSetup};
 
+pub mod keyring;
 mod keys;
 
-pub use keys::{key_window, prepare_keys, rotate_key};
+pub use keys::{prepare_keys, rotate_key};
 
 /// Database connections per instance.
 const POOL_SIZE: u32 = 16;
@@ -91,10 +92,13 @@ pub struct Application {
 
 /// Connects and migrates.
 pub fn open_database(config: &Config) -> Result<Database, StartupError> {
-    let backend = config.database_url.backend();
-    let db =
-        Database::connect_with_timeout(&config.database_url, POOL_SIZE, config.database_timeout)
-            .map_err(|e| StartupError::because(format!("cannot open the {backend} database"), e))?;
+    let backend = config.operations.database_url.backend();
+    let db = Database::connect_with_timeout(
+        &config.operations.database_url,
+        POOL_SIZE,
+        config.operations.database_timeout,
+    )
+    .map_err(|e| StartupError::because(format!("cannot open the {backend} database"), e))?;
     db.migrate()
         .map_err(|e| StartupError::because(format!("cannot migrate the {backend} database"), e))?;
     Ok(db)
@@ -111,7 +115,7 @@ pub fn connection(
 /// Makes sure the admin of `WRISTBAND_ADMIN_EMAIL` exists (idempotent: an
 /// existing account is promoted if needed, never reset). Blocking.
 fn ensure_configured_admin(config: &Config, db: &Database) -> Result<(), StartupError> {
-    let Some((email, password)) = &config.admin else {
+    let Some((email, password)) = &config.operations.admin else {
         return Ok(());
     };
     let mut conn = connection(db)?;
@@ -119,7 +123,7 @@ fn ensure_configured_admin(config: &Config, db: &Database) -> Result<(), Startup
         &mut conn,
         email,
         password.expose_secret(),
-        config.bcrypt_cost,
+        config.sessions.bcrypt_cost,
         false,
     )
     .map_err(|e| StartupError::because("cannot set up WRISTBAND_ADMIN_EMAIL", e))?;
@@ -141,7 +145,7 @@ impl Application {
     /// Does everything up to and including binding the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let prepared = config.clone();
-        let clock = if config.test_mode {
+        let clock = if config.operations.test_mode {
             Clock::movable()
         } else {
             Clock::system()
@@ -151,27 +155,27 @@ impl Application {
             let db = open_database(&prepared)?;
             let keys = prepare_keys(&prepared, &db, &start_clock)?;
             ensure_configured_admin(&prepared, &db)?;
-            let dummy_hash = password::hash(&random_key().1, prepared.bcrypt_cost)
+            let dummy_hash = password::hash(&random_key().1, prepared.sessions.bcrypt_cost)
                 .map_err(|e| StartupError::because("cannot hash the dummy password", e))?;
             Ok::<_, StartupError>((db, keys, SecretString::from(dummy_hash)))
         })
         .await
         .map_err(|e| StartupError::because("the start-up task failed", e))??;
 
-        if config.test_mode {
+        if config.operations.test_mode {
             log::warn!(
                 "WRISTBAND_TEST_MODE=true: /test/users mints sessions without a password and \
                  /test/clock moves time; never use this for real accounts"
             );
         }
-        if !config.cookie_secure {
+        if !config.network.cookie_secure {
             log::warn!("WRISTBAND_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP");
         }
         let metrics = Arc::new(Metrics::new());
         metrics.declare_causes(AuditKind::REVOKING.map(AuditKind::as_str));
         let observed = metrics.clone();
         let db = db.observed(Arc::new(move |took| observed.pool_waited(took)));
-        let range_api = match &config.pwned_passwords_url {
+        let range_api = match &config.sessions.pwned_passwords_url {
             Some(url) => Some(crate::auth::blocklist::RangeApi::new(url).map_err(|e| {
                 StartupError::because("cannot set up WRISTBAND_PWNED_PASSWORDS_URL", e)
             })?),
@@ -188,12 +192,12 @@ impl Application {
         );
         let state = web::Data::new(AppState {
             sessions,
-            cookie: RefreshCookie::new(config.cookie_secure),
-            device_cookie: crate::tokens::DeviceCookie::new(config.cookie_secure),
+            cookie: RefreshCookie::new(config.network.cookie_secure),
+            device_cookie: DeviceCookie::new(config.network.cookie_secure),
             config,
         });
 
-        let bind = &state.config.bind;
+        let bind = &state.config.network.bind;
         let listener = TcpListener::bind(bind)
             .map_err(|e| StartupError::because(format!("cannot bind {bind}"), e))?;
         let local = listener
@@ -201,29 +205,31 @@ impl Application {
             .map_err(|e| StartupError::because("cannot read the bound address", e))?;
         // What was bound, not only what the setting named (a host name may
         // resolve differently now than when the configuration was checked).
-        if state.config.test_mode && !local.ip().is_loopback() {
+        if state.config.operations.test_mode && !local.ip().is_loopback() {
             return Err(StartupError::new(format!(
                 "WRISTBAND_TEST_MODE is refused unless the server is bound to loopback, got {local}"
             )));
         }
-        let workers = state.config.workers;
-        let retention = chrono::TimeDelta::from_std(state.config.purge_retention)
+        let workers = state.config.operations.workers;
+        let retention = chrono::TimeDelta::from_std(state.config.sessions.purge_retention)
             .unwrap_or(chrono::TimeDelta::MAX);
         purge::spawn(
             state.db().clone(),
             state.sessions.clock().clone(),
             state.sessions.policy().idle_ttl,
-            state.config.purge_interval,
+            state.config.sessions.purge_interval,
             retention,
         );
-        if state.config.jwt_secret.is_none() {
+        if state.config.keys.jwt_secret.is_none() {
             keys::spawn_keyring_reload(state.clone());
         }
-        let rate_limit = web::Data::new(RateLimit::per_minute(state.config.rate_limit_per_minute));
+        let rate_limit = web::Data::new(RateLimit::per_minute(
+            state.config.network.rate_limit_per_minute,
+        ));
         spawn_rate_limit_cleanup(rate_limit.clone());
 
         let app_state = state.clone();
-        let test_mode = state.config.test_mode;
+        let test_mode = state.config.operations.test_mode;
         let metrics = web::Data::from(metrics);
         let server = HttpServer::new(move || {
             App::new()
@@ -244,7 +250,7 @@ impl Application {
             .max_connections(timeout::MAX_CONNECTIONS_PER_WORKER)
             // SIGTERM / SIGINT: stop accepting, let in-flight requests finish
             // for this long, then stop (and the pool closes as it drops).
-            .shutdown_timeout(state.config.shutdown_timeout.as_secs())
+            .shutdown_timeout(state.config.operations.shutdown_timeout.as_secs())
             // Both SIGTERM and SIGINT stop gracefully (actix's own handling
             // would make SIGINT a forced stop).
             .shutdown_signal(stop_requested());
@@ -252,7 +258,7 @@ impl Application {
             Some(n) => server.workers(n),
             None => server,
         };
-        let tls = match &state.config.tls {
+        let tls = match &state.config.network.tls {
             Some((cert, key)) => Some(tls::server_config(cert, key).map_err(StartupError::new)?),
             None => None,
         };

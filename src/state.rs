@@ -1,10 +1,9 @@
 //! `AppState`: what every handler shares, built once at start-up.
 
 use crate::config::Config;
+use crate::cookies::{DeviceCookie, RefreshCookie};
 use crate::db::Database;
 use crate::sessions::Sessions;
-use crate::tokens::DeviceCookie;
-use crate::tokens::RefreshCookie;
 
 /// Shared state of one Wristband instance.
 pub struct AppState {

@@ -96,7 +96,7 @@ impl TestServer {
             ..settings.ephemeral()
         };
         let mut config = Config::from_settings(&settings)?;
-        config.workers.get_or_insert(2);
+        config.operations.workers.get_or_insert(2);
         let (started, ready) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("wristband-test-server".into())

@@ -82,3 +82,36 @@ fn storage_imports_nothing_above_it() {
     let graph = graph();
     assert_eq!(graph.get("db"), Some(&BTreeSet::new()), "db/ imports more");
 }
+
+/// The domain areas speak their own errors and know nothing of HTTP: only
+/// `routes/` maps their errors to `ApiError`, and actix stays at the edge.
+#[test]
+fn domain_areas_name_neither_actix_nor_the_http_error() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    for area in ["sessions", "users", "tokens", "auth", "db", "devices"] {
+        let mut files = Vec::new();
+        collect(&src.join(area), &mut files);
+        assert!(!files.is_empty(), "{area}/ has files");
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("source is UTF-8");
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                if line.contains("actix_web") || line.contains("ApiError") {
+                    offenders.push(format!("{}: {}", file.display(), line.trim()));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+fn collect(path: &Path, files: &mut Vec<std::path::PathBuf>) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).expect("readable directory") {
+            collect(&entry.expect("directory entry").path(), files);
+        }
+    } else if path.extension().is_some_and(|e| e == "rs") {
+        files.push(path.to_owned());
+    }
+}

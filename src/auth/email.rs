@@ -7,20 +7,20 @@
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use crate::error::ApiError;
+use super::CredentialError;
 
 /// The longest address SMTP allows.
 const MAX_LEN: usize = 254;
 
 /// The normalised form of `input`, or `InvalidEmail`.
-pub fn normalize(input: &str) -> Result<String, ApiError> {
+pub fn normalize(input: &str) -> Result<String, CredentialError> {
     // Control (Cc), invisible format characters (Cf: zero-width joiners,
     // bidirectional overrides, soft hyphens, BOMs), the other default-ignorable
     // code points (variation selectors, fillers) and blank-looking letters make
     // look-alike accounts; refused before normalisation could fold any of them
     // away, and again after it (NFKC maps U+3164 and U+FFA0 to U+1160).
     if input.chars().any(forbidden) {
-        return Err(ApiError::InvalidEmail);
+        return Err(CredentialError::InvalidEmail);
     }
     let email: String = input
         .trim()
@@ -32,16 +32,18 @@ pub fn normalize(input: &str) -> Result<String, ApiError> {
         || email.len() > MAX_LEN
         || email.chars().any(|c| c.is_whitespace() || forbidden(c))
     {
-        return Err(ApiError::InvalidEmail);
+        return Err(CredentialError::InvalidEmail);
     }
-    let (local, domain) = email.rsplit_once('@').ok_or(ApiError::InvalidEmail)?;
+    let (local, domain) = email
+        .rsplit_once('@')
+        .ok_or(CredentialError::InvalidEmail)?;
     let domain_ok = domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
         && !domain.contains('@');
     if local.is_empty() || local.len() > 64 || !domain_ok {
-        return Err(ApiError::InvalidEmail);
+        return Err(CredentialError::InvalidEmail);
     }
     Ok(email)
 }
@@ -183,7 +185,7 @@ mod tests {
                 format!("victim@exa{c}mple.com"),
             ] {
                 assert!(
-                    matches!(normalize(&email), Err(ApiError::InvalidEmail)),
+                    matches!(normalize(&email), Err(CredentialError::InvalidEmail)),
                     "accepted U+{:04X} in {email:?}",
                     c as u32
                 );

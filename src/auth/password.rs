@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
+use super::CredentialError;
 use super::blocklist::{self, RangeApi};
 use crate::db;
-use crate::error::ApiError;
 
 /// How long a bcrypt job waits for a core before the request answers 503.
 const HASH_WAIT: Duration = Duration::from_secs(5);
@@ -59,12 +59,14 @@ impl Hasher {
     /// range API is set, whether it appears in a known data breach. A range
     /// API that cannot answer in time lets the password through (it logs a
     /// warning): an outage there never blocks a registration.
-    pub async fn check_new(&self, password: &str) -> Result<(), ApiError> {
+    pub async fn check_new(&self, password: &str) -> Result<(), CredentialError> {
         check_policy(password)?;
         if let Some(api) = &self.range_api
             && api.is_breached(password).await == Some(true)
         {
-            return Err(ApiError::WeakPassword("it appears in a known data breach"));
+            return Err(CredentialError::WeakPassword(
+                "it appears in a known data breach",
+            ));
         }
         Ok(())
     }
@@ -72,26 +74,25 @@ impl Hasher {
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, CredentialError> {
+        let busy = || CredentialError::Busy(HASH_WAIT);
         let permit = tokio::time::timeout(HASH_WAIT, self.permits.clone().acquire_owned())
             .await
-            .map_err(|_| {
-                log::warn!("bcrypt queue full for {HASH_WAIT:?}");
-                ApiError::Unavailable
-            })?
-            .map_err(|_| ApiError::Unavailable)?;
+            .map_err(|_| busy())?
+            .map_err(|_| busy())?;
         // The permit goes with the job: a request dropped meanwhile (a
         // timeout, a disconnect) frees it only when the hashing is done.
-        Ok(db::blocking(move || {
+        db::blocking(move || {
             let result = job();
             drop(permit);
             result
         })
-        .await?)
+        .await
+        .map_err(CredentialError::Blocking)
     }
 
     /// The bcrypt hash of `password` at the configured cost.
-    pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: SecretString) -> Result<String, CredentialError> {
         let cost = self.cost;
         self.run(move || hash(password.expose_secret(), cost))
             .await?
@@ -102,7 +103,7 @@ impl Hasher {
         &self,
         password: SecretString,
         hash: SecretString,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, CredentialError> {
         let at_cost = cost_of(hash.expose_secret()) == Some(self.cost);
         let (matches, took) = self
             .run(move || timed(|| verify(password.expose_secret(), hash.expose_secret())))
@@ -127,7 +128,7 @@ impl Hasher {
         password: SecretString,
         hash: SecretString,
         padding: SecretString,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, CredentialError> {
         if cost_of(hash.expose_secret()).is_some_and(|cost| cost >= self.cost) {
             return self.verify(password, hash).await;
         }
@@ -184,9 +185,9 @@ pub const MAX_BYTES: usize = 72;
 
 /// Checks the policy for a new password, all but the online range check
 /// (for that, [`Hasher::check_new`]): 400 `weak_password` with the reason.
-pub fn check_policy(password: &str) -> Result<(), ApiError> {
+pub fn check_policy(password: &str) -> Result<(), CredentialError> {
     match weakness(password) {
-        Some(why) => Err(ApiError::WeakPassword(why)),
+        Some(why) => Err(CredentialError::WeakPassword(why)),
         None => Ok(()),
     }
 }
@@ -210,11 +211,8 @@ pub fn weakness(password: &str) -> Option<&'static str> {
 }
 
 /// bcrypt hash of `password` at `cost`. Blocking.
-pub fn hash(password: &str, cost: u32) -> Result<String, ApiError> {
-    bcrypt::hash(password, cost).map_err(|e| {
-        log::error!("bcrypt hashing failed: {e}");
-        ApiError::Unavailable
-    })
+pub fn hash(password: &str, cost: u32) -> Result<String, CredentialError> {
+    bcrypt::hash(password, cost).map_err(CredentialError::Hashing)
 }
 
 /// Whether `password` matches `hash`. A malformed hash is a mismatch, and so is
@@ -285,7 +283,9 @@ mod tests {
         let hasher = Hasher::new(4);
         assert!(hasher.check_new("correct horse battery").await.is_ok());
         let refused = hasher.check_new("Password123").await;
-        assert!(matches!(refused, Err(ApiError::WeakPassword(why)) if why.contains("most common")));
+        assert!(
+            matches!(refused, Err(CredentialError::WeakPassword(why)) if why.contains("most common"))
+        );
     }
 
     #[actix_web::test]

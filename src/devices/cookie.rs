@@ -1,5 +1,5 @@
 //! The device cookie's value (the cookie itself, `__Host-wristband_device`,
-//! is written with the refresh cookie in `tokens/cookie.rs`).
+//! is written with the refresh cookie in `src/cookies.rs`).
 //!
 //! The value is `wbd1.` + base64url(entries ‖ MAC), the MAC an HMAC-SHA-256
 //! under a key derived from the refresh secret with a label of its own (see

@@ -1,6 +1,6 @@
 //! Devices: the device cookie that makes a browser a *known device* of an
 //! account (OWASP "Slow Down Online Guessing Attacks with Device Cookies",
-//! `cookie.rs`: the value; `tokens/cookie.rs` writes the cookie), and the short human names of the devices sessions come from
+//! `cookie.rs`: the value; `src/cookies.rs` writes the cookie), and the short human names of the devices sessions come from
 //! (`name.rs`).
 //!
 //! The lockout (`db/login_failures.rs`, `sessions/login.rs`) counts failures

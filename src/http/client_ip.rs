@@ -59,7 +59,7 @@ impl FromRequest for ClientInfo {
         ready(state_of(req).map(|state| {
             client_info(
                 req,
-                state.config.trust_proxy,
+                state.config.network.trust_proxy,
                 state.sessions.clock().clone(),
             )
         }))

@@ -99,7 +99,7 @@ impl FromRequest for AuthUser {
         let prepared = state_of(req).and_then(|state| Ok((state, bearer_token(req)?)));
         Box::pin(async move {
             let (state, token) = prepared?;
-            state.sessions.authenticate(&token).await
+            Ok(state.sessions.authenticate(&token).await?)
         })
     }
 }

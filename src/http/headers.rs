@@ -72,7 +72,7 @@ pub async fn default_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let test_mode = state_of(req.request()).is_ok_and(|s| s.config.test_mode);
+    let test_mode = state_of(req.request()).is_ok_and(|s| s.config.operations.test_mode);
     match next.call(req).await {
         Ok(mut response) => {
             add(response.headers_mut(), test_mode);

@@ -43,7 +43,7 @@ pub async fn observe(
     let started = Instant::now();
     let method = req.method().clone();
     let route = req.match_pattern().unwrap_or_else(|| UNMATCHED.to_owned());
-    let trust_proxy = state_of(req.request()).is_ok_and(|s| s.config.trust_proxy);
+    let trust_proxy = state_of(req.request()).is_ok_and(|s| s.config.network.trust_proxy);
     let ip = client_ip(req.request(), trust_proxy).map(|ip| ip.to_string());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let response = next.call(req).await;

@@ -32,10 +32,11 @@ use crate::error::ApiError;
 /// The origin browsers use for this server: `WRISTBAND_PUBLIC_URL`, else the
 /// request's scheme (`X-Forwarded-Proto` only behind a trusted proxy) and `Host`.
 fn own_origin(req: &HttpRequest, config: &Config) -> Option<String> {
-    if let Some(public) = &config.public_url {
+    if let Some(public) = &config.network.public_url {
         return Some(public.clone());
     }
     let forwarded = config
+        .network
         .trust_proxy
         .then(|| req.headers().get("x-forwarded-proto")?.to_str().ok())
         .flatten()
@@ -101,7 +102,7 @@ pub fn check(req: &HttpRequest, config: &Config) -> Result<(), ApiError> {
         return Ok(());
     };
     let own = own_origin(req, config);
-    if is_allowed(origin, own.as_deref(), &config.allowed_origins) {
+    if is_allowed(origin, own.as_deref(), &config.network.allowed_origins) {
         Ok(())
     } else {
         Err(ApiError::InvalidOrigin)
@@ -133,7 +134,7 @@ pub fn cors(config: &Config) -> Cors {
         .supports_credentials()
         .max_age(600)
         .block_on_origin_mismatch(false);
-    let allowed = config.allowed_origins.clone();
+    let allowed = config.network.allowed_origins.clone();
     cors.allowed_origin_fn(move |origin, _| {
         origin
             .to_str()

@@ -73,7 +73,7 @@ pub async fn rate_limited(
         log::error!("rate limiter missing");
         ApiError::Unavailable
     })?;
-    let ip = client_ip(req.request(), state.config.trust_proxy)
+    let ip = client_ip(req.request(), state.config.network.trust_proxy)
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     limit.check(ip).map_err(ApiError::TooManyRequests)?;
     next.call(req).await

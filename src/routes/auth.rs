@@ -39,7 +39,7 @@ pub async fn register(
     body: JsonObject<Credentials>,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    if state.config.registration == Registration::Closed {
+    if state.config.sessions.registration == Registration::Closed {
         return Err(ApiError::RegistrationClosed);
     }
     let Credentials { email, password } = body.into_inner();
@@ -106,14 +106,22 @@ pub async fn refresh(
         .await
     {
         Ok(issued) => token_response(&state, issued),
-        Err(error @ ApiError::InvalidGrant(_)) => {
+        Err(error) => refused(ApiError::from(error), &state),
+    }
+}
+
+/// The answer to a refused refresh: every `invalid_grant` also clears the
+/// cookie.
+fn refused(error: ApiError, state: &AppState) -> HttpResponse {
+    match error {
+        ApiError::InvalidGrant(_) => {
             let mut response = error.error_response();
             if let Err(e) = response.add_cookie(&state.cookie.clear()) {
                 log::error!("cannot clear the refresh cookie: {e}");
             }
             response
         }
-        Err(error) => error.error_response(),
+        error => error.error_response(),
     }
 }
 

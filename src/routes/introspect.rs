@@ -39,6 +39,7 @@ pub async fn introspect(
 ) -> Result<web::Json<Introspection>, ApiError> {
     let secret = state
         .config
+        .keys
         .introspection_secret
         .as_ref()
         .ok_or(ApiError::NotFound)?;

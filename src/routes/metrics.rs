@@ -28,7 +28,7 @@ pub async fn metrics(
     state: web::Data<AppState>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(expected) = &state.config.metrics_token {
+    if let Some(expected) = &state.config.operations.metrics_token {
         require_shared_secret(&req, expected)?;
     }
     let (connections, idle) = state.db().pool_state();

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod demo;
+pub mod errors;
 pub mod health;
 pub mod introspect;
 pub mod jwks;

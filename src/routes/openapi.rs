@@ -119,5 +119,8 @@ pub fn document(cookie_name: &str, test_mode: bool) -> utoipa::openapi::OpenApi 
 )]
 /// `GET /openapi.json`.
 pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(document(state.cookie.name(), state.config.test_mode))
+    HttpResponse::Ok().json(document(
+        state.cookie.name(),
+        state.config.operations.test_mode,
+    ))
 }

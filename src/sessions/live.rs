@@ -28,10 +28,11 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use quick_cache::sync::Cache;
 
+use super::SessionError;
 use super::{AuthUser, SessionPolicy, Sessions};
 use crate::db::sessions::{SessionRow, SessionWithUser};
 use crate::db::{Database, Role, SessionId, UserId};
-use crate::error::ApiError;
+
 use crate::tokens::AccessClaims;
 
 /// The user of a live session, as stored when the session was last checked.
@@ -148,7 +149,7 @@ impl LivenessCache {
         sid: &SessionId,
         token_version: i64,
         now: NaiveDateTime,
-    ) -> Result<Option<LiveSession>, ApiError> {
+    ) -> Result<Option<LiveSession>, SessionError> {
         let sid_key = key(sid.as_str());
         if let Some(answer) = sid_key.and_then(|k| self.cached(k, token_version)) {
             return Ok(answer.filter(|live| live.ends_at > now));
@@ -159,7 +160,7 @@ impl LivenessCache {
         let asked = Instant::now();
         let id = sid.clone();
         let row = db
-            .run(move |conn| Ok::<_, ApiError>(SessionRow::find_with_user(conn, &id)?))
+            .run(move |conn| Ok::<_, SessionError>(SessionRow::find_with_user(conn, &id)?))
             .await?;
         let live = row
             .filter(|r| policy.is_live(r, now))
@@ -238,12 +239,12 @@ fn live_session(policy: SessionPolicy, found: SessionWithUser) -> LiveSession {
 impl Sessions {
     /// Authenticates an access token: the stateless checks, then the session
     /// must be live and the token's version and user the current ones.
-    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, ApiError> {
+    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, SessionError> {
         let claims = self.access.verify(token)?;
         let user = self
             .live_user(&claims)
             .await?
-            .ok_or(ApiError::InvalidToken)?;
+            .ok_or(SessionError::InvalidToken)?;
         Ok(AuthUser {
             session_id: claims.sid,
             user,
@@ -256,7 +257,7 @@ impl Sessions {
     pub async fn introspect(
         &self,
         token: &str,
-    ) -> Result<Option<(AccessClaims, AuthUser)>, ApiError> {
+    ) -> Result<Option<(AccessClaims, AuthUser)>, SessionError> {
         let Ok(claims) = self.access.verify(token) else {
             return Ok(None);
         };
@@ -271,7 +272,10 @@ impl Sessions {
 
     /// The user of verified `claims` if their session is live and the
     /// token's version and user the current ones.
-    async fn live_user(&self, claims: &AccessClaims) -> Result<Option<Arc<LiveUser>>, ApiError> {
+    async fn live_user(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<Option<Arc<LiveUser>>, SessionError> {
         let live = self
             .liveness
             .check(

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::Connection;
 
+use super::SessionError;
 use super::Sessions;
 use super::queue::Turn;
 use crate::auth::ClientInfo;
@@ -24,7 +25,6 @@ use crate::db::login_failures::{self, Attempt, ClientClass};
 use crate::db::users::UserRow;
 use crate::db::{self, Database, DbConnection};
 use crate::devices::Device;
-use crate::error::ApiError;
 
 /// How long an attempt waits its turn (in this instance's queue, then in the
 /// budget other instances share) before it is refused with 429: a few
@@ -89,7 +89,7 @@ impl Drop for Place {
         let db = self.db.clone();
         runtime.spawn(async move {
             let ended = db
-                .write(move |conn| Ok::<_, ApiError>(login_failures::end(conn, &id)?))
+                .write(move |conn| Ok::<_, SessionError>(login_failures::end(conn, &id)?))
                 .await;
             if let Err(e) = ended {
                 log::warn!("cannot give back a login attempt's place: {e}");
@@ -121,11 +121,13 @@ impl Sessions {
         &self,
         email: &str,
         devices: &[Device],
-    ) -> Result<ClientClass, ApiError> {
+    ) -> Result<ClientClass, SessionError> {
         let email = email.to_owned();
         let candidate = self
             .db
-            .run(move |conn| Ok::<_, ApiError>(UserRow::find_by_email_with_version(conn, &email)?))
+            .run(move |conn| {
+                Ok::<_, SessionError>(UserRow::find_by_email_with_version(conn, &email)?)
+            })
             .await?
             .map(|(user, version)| Candidate { user, version });
         Ok(classify(candidate.as_ref(), devices))
@@ -138,7 +140,7 @@ impl Sessions {
         email: &str,
         class: &ClientClass,
         give_up: Instant,
-    ) -> Result<Turn, ApiError> {
+    ) -> Result<Turn, SessionError> {
         let places = usize::try_from(self.lockout.max_failures).unwrap_or(1);
         let key = match class {
             ClientClass::Untrusted => format!("{email}\n*"),
@@ -148,7 +150,7 @@ impl Sessions {
         self.queues
             .turn(key, places, wait)
             .await
-            .ok_or(ApiError::TooManyRequests(1))
+            .ok_or(SessionError::TooManyAttempts(1))
     }
 
     /// Takes a place in the account's budget for this client's class, waiting
@@ -162,7 +164,7 @@ impl Sessions {
         devices: &[Device],
         client: &ClientInfo,
         give_up: Instant,
-    ) -> Result<Begun, ApiError> {
+    ) -> Result<Begun, SessionError> {
         let mut pause = Duration::from_millis(10);
         loop {
             let (email, devices) = (email.clone(), devices.to_vec());
@@ -176,7 +178,7 @@ impl Sessions {
                     let candidate = UserRow::find_by_email_with_version(conn, &email)?
                         .map(|(user, version)| Candidate { user, version });
                     let class = classify(candidate.as_ref(), &devices);
-                    Ok::<_, ApiError>(
+                    Ok::<_, SessionError>(
                         match login_failures::begin(conn, &email, &class, now, limits)? {
                             Attempt::Allowed(id) => Start::Begun(Some(id), class, candidate),
                             Attempt::Busy => Start::Busy,
@@ -199,13 +201,13 @@ impl Sessions {
                 }
                 Start::Locked(until) => {
                     let millis = (until - now).num_milliseconds().max(0) as u64;
-                    return Err(ApiError::TooManyRequests(millis.div_ceil(1000)));
+                    return Err(SessionError::TooManyAttempts(millis.div_ceil(1000)));
                 }
                 Start::Busy if Instant::now() + pause < give_up => {
-                    actix_web::rt::time::sleep(pause).await;
+                    tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(BUSY_POLL);
                 }
-                Start::Busy => return Err(ApiError::TooManyRequests(1)),
+                Start::Busy => return Err(SessionError::TooManyAttempts(1)),
             }
         }
     }
@@ -219,7 +221,7 @@ impl Sessions {
         class: ClientClass,
         place: Option<Place>,
         client: ClientInfo,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), SessionError> {
         let limits = self.lockout.limits(ATTEMPT_TTL);
         let id = place.as_ref().and_then(|p| p.id()).map(str::to_owned);
         self.db
@@ -237,7 +239,7 @@ impl Sessions {
                     if locked {
                         audit_failure(conn, &client, user_id, AuditKind::LoginLocked)?;
                     }
-                    Ok::<_, ApiError>(())
+                    Ok::<_, SessionError>(())
                 })
             })
             .await?;
@@ -254,7 +256,7 @@ fn audit_failure(
     client: &ClientInfo,
     user_id: Option<&db::UserId>,
     kind: AuditKind,
-) -> Result<(), ApiError> {
+) -> Result<(), SessionError> {
     let mut event = client.event(kind);
     if let Some(id) = user_id {
         event = event.user(id);

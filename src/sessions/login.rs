@@ -14,6 +14,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use diesel::Connection;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::SessionError;
 use super::lockout::{BUSY_WAIT, Begun, Candidate, Place};
 use super::{Issued, Sessions};
 use crate::api::Credentials;
@@ -25,7 +26,7 @@ use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
 use crate::db::{self, DbConnection, SessionId, UserId};
 use crate::devices::{Device, DeviceToken, cookie::MAX_ENTRIES};
-use crate::error::ApiError;
+
 use crate::metrics;
 
 /// A password verified against a hash made at another cost, to store again
@@ -49,7 +50,7 @@ impl Sessions {
         credentials: Credentials,
         device: Option<String>,
         client: ClientInfo,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, SessionError> {
         let devices = self.devices(device);
         let outcome = match self.attempt(credentials, &devices, client).await {
             Ok((issued, rehash)) => {
@@ -63,8 +64,8 @@ impl Sessions {
         };
         match &outcome {
             Ok(_) => self.metrics.login(metrics::Login::Succeeded),
-            Err(ApiError::Unavailable) => {} // an outage, not an outcome
-            Err(ApiError::TooManyRequests(_)) => self.metrics.login(metrics::Login::Locked),
+            Err(e) if e.is_outage() => {} // an outage, not an outcome
+            Err(SessionError::TooManyAttempts(_)) => self.metrics.login(metrics::Login::Locked),
             Err(_) => self.metrics.login(metrics::Login::Failed),
         }
         outcome
@@ -76,7 +77,7 @@ impl Sessions {
         credentials: Credentials,
         devices: &[Device],
         client: ClientInfo,
-    ) -> Result<(Issued, Option<Rehash>), ApiError> {
+    ) -> Result<(Issued, Option<Rehash>), SessionError> {
         let email = email::normalize(&credentials.email).ok();
         let give_up = Instant::now() + BUSY_WAIT;
         // Held until the verdict is recorded: the next attempt of this
@@ -103,7 +104,7 @@ impl Sessions {
         email: Option<String>,
         devices: &[Device],
         client: ClientInfo,
-    ) -> Result<(Issued, Option<Rehash>), ApiError> {
+    ) -> Result<(Issued, Option<Rehash>), SessionError> {
         let Begun {
             place,
             class,
@@ -142,7 +143,7 @@ impl Sessions {
                 let user = candidate.map(|c| c.user);
                 self.record_failure(user, email, class, place, client)
                     .await?;
-                Err(ApiError::InvalidCredentials)
+                Err(SessionError::InvalidCredentials)
             }
         }
     }
@@ -167,7 +168,7 @@ impl Sessions {
             let stored = self
                 .db
                 .write(move |conn| {
-                    Ok::<_, ApiError>(UserRow::rehash(conn, &id, old.expose_secret(), &new)?)
+                    Ok::<_, SessionError>(UserRow::rehash(conn, &id, old.expose_secret(), &new)?)
                 })
                 .await;
             if let Err(e) = stored {
@@ -191,7 +192,7 @@ impl Sessions {
         opening: Opening,
         devices: &[Device],
         client: ClientInfo,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, SessionError> {
         let (session_id, max_age) = (SessionId::new(), self.policy.max_age);
         let sid = session_id.clone();
         let Candidate { user, version } = candidate;
@@ -215,7 +216,7 @@ impl Sessions {
                     let expires_at =
                         insert_session(conn, &sid, &user_id, version, now, max_age, &client)?;
                     if !still_current(conn, &user_id, version)? {
-                        return Err(ApiError::InvalidCredentials);
+                        return Err(SessionError::InvalidCredentials);
                     }
                     if let Some(id) = &attempt {
                         login_failures::succeed(conn, &email, &class, id)?;
@@ -290,7 +291,7 @@ fn insert_session(
     now: NaiveDateTime,
     max_age: TimeDelta,
     client: &ClientInfo,
-) -> Result<NaiveDateTime, ApiError> {
+) -> Result<NaiveDateTime, SessionError> {
     let expires_at = now + max_age;
     NewSession {
         id: sid,
@@ -319,18 +320,18 @@ impl Sessions {
         &self,
         user_id: db::UserId,
         client: ClientInfo,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, SessionError> {
         let (session_id, max_age, now) = (SessionId::new(), self.policy.max_age, self.clock.now());
         let sid = session_id.clone();
         let (user, version, expires_at) = self
             .db
             .write(move |conn| {
                 conn.transaction(|conn| {
-                    let user = UserRow::find(conn, &user_id)?.ok_or(ApiError::NotFound)?;
+                    let user = UserRow::find(conn, &user_id)?.ok_or(SessionError::NotFound)?;
                     let version = TokenVersion::current(conn, &user_id)?;
                     let expires_at =
                         insert_session(conn, &sid, &user_id, version, now, max_age, &client)?;
-                    Ok::<_, ApiError>((user, version, expires_at))
+                    Ok::<_, SessionError>((user, version, expires_at))
                 })
             })
             .await?;
@@ -347,7 +348,7 @@ fn still_current(
     conn: &mut DbConnection,
     user_id: &db::UserId,
     version: i64,
-) -> Result<bool, ApiError> {
+) -> Result<bool, SessionError> {
     let Some(user) = UserRow::find(conn, user_id)? else {
         return Ok(false);
     };

@@ -44,49 +44,93 @@ use secrecy::{ExposeSecret, SecretString};
 pub use live::{LiveSession, LiveUser, LivenessCache};
 pub use revoke::Revocations;
 
+pub use crate::config::{Lockout, SessionPolicy};
+
+use crate::api::GrantFailure;
 use crate::api::{Session, TokenResponse};
+use crate::auth::CredentialError;
 use crate::auth::blocklist::RangeApi;
 use crate::auth::password::Hasher;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::sessions::{Refusal, SessionRow, SessionWithUser};
 use crate::db::users::UserRow;
-use crate::db::{Database, SessionId, UserId};
+use crate::db::{Database, DbError, SessionId, UserId};
 use crate::devices::{DeviceKey, DeviceToken};
-use crate::error::{ApiError, GrantFailure};
 use crate::metrics::Metrics;
 use crate::tokens::keys::Keys;
-use crate::tokens::{AccessTokens, RefreshKey, RefreshToken};
+use crate::tokens::{AccessTokens, RefreshKey, RefreshToken, TokenError};
+
+/// Why a session flow did not go through. The HTTP edge
+/// (`routes/errors.rs`) turns it into the documented errors, and logs the
+/// causes of outages once.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// A refresh token was refused, and why.
+    #[error("invalid grant: {0:?}")]
+    InvalidGrant(GrantFailure),
+    /// Unknown email, wrong password or disabled user alike.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The current password given to a password change was wrong.
+    #[error("wrong current password")]
+    WrongCurrentPassword,
+    /// The access token is not, or no longer, valid (or its session moved
+    /// on under a concurrent change).
+    #[error("invalid token")]
+    InvalidToken,
+    /// The lockout refused the attempt: its class is locked, or attempts in
+    /// flight held the budget longer than an attempt waits. Retry after this
+    /// many seconds.
+    #[error("too many attempts; retry after {0} s")]
+    TooManyAttempts(u64),
+    /// No such session or user (or not the caller's).
+    #[error("not found")]
+    NotFound,
+    /// A refresh lost its compare-and-swap three times in a row.
+    #[error("the session kept moving under the refresh")]
+    Contended,
+    /// A credential was refused or could not be checked.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// An access token was refused or could not be made.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The database failed.
+    #[error("the database failed")]
+    Store(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for SessionError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Store(DbError::Query(error))
+    }
+}
+
+impl SessionError {
+    /// Whether the flow failed for want of a resource (database, bcrypt,
+    /// signing), not for anything the client did: not an outcome to count.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(_)
+                | Self::Contended
+                | Self::Token(TokenError::Signing(_))
+                | Self::Credential(
+                    CredentialError::Busy(_)
+                        | CredentialError::Hashing(_)
+                        | CredentialError::Blocking(_)
+                )
+        )
+    }
+}
 
 /// How long a liveness answer is trusted: the bound on how late another
 /// instance sees a revocation.
 pub const LIVENESS_TTL: Duration = Duration::from_secs(1);
 
-/// Session lifetimes, built once from the configuration.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionPolicy {
-    /// A session not refreshed for this long has ended.
-    pub idle_ttl: TimeDelta,
-    /// A session ends this long after login whatever happens.
-    pub max_age: TimeDelta,
-    /// How long the immediately previous refresh token is still accepted.
-    pub grace: TimeDelta,
-}
-
-fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
-}
-
+/// The session lifetimes (built by `config.sessions.policy()`) applied.
 impl SessionPolicy {
-    /// The policy of `config`.
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            idle_ttl: delta(config.refresh_idle_ttl),
-            max_age: delta(config.session_max_age),
-            grace: delta(config.refresh_grace),
-        }
-    }
-
     /// When `session` ends unless refreshed (or revoked) first.
     pub fn ends_at(&self, session: &SessionRow) -> NaiveDateTime {
         session.ends_at(self.idle_ttl)
@@ -112,17 +156,6 @@ impl SessionPolicy {
     fn in_grace(&self, rotated_at: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
         rotated_at.is_some_and(|at| now - at <= self.grace)
     }
-}
-
-/// The lockout per account and client class: after `max_failures`
-/// consecutive verified failures, that class's attempts are refused for
-/// `duration`.
-#[derive(Debug, Clone, Copy)]
-pub struct Lockout {
-    /// `WRISTBAND_LOGIN_MAX_FAILURES`.
-    pub max_failures: i64,
-    /// `WRISTBAND_LOGIN_LOCKOUT`.
-    pub duration: TimeDelta,
 }
 
 impl Lockout {
@@ -197,13 +230,13 @@ impl Sessions {
     ) -> Self {
         Self {
             db,
-            policy: SessionPolicy::from_config(config),
+            policy: config.sessions.policy(),
             access: AccessTokens::new(
                 keys.keyring,
-                &config.issuer,
-                &config.audience,
-                config.access_ttl,
-                config.clock_leeway,
+                &config.keys.issuer,
+                &config.keys.audience,
+                config.keys.access_ttl,
+                config.keys.clock_leeway,
                 clock.clone(),
             ),
             refresh_key: RefreshKey::derive(keys.refresh_secret.expose_secret().as_bytes()),
@@ -211,13 +244,10 @@ impl Sessions {
             clock,
             liveness: std::sync::Arc::new(LivenessCache::new(LIVENESS_TTL, live::CAPACITY)),
             metrics,
-            lockout: Lockout {
-                max_failures: i64::from(config.login_max_failures),
-                duration: delta(config.login_lockout),
-            },
+            lockout: config.sessions.lockout(),
             queues: Default::default(),
             rehashing: Default::default(),
-            hasher: Hasher::with_range_api(config.bcrypt_cost, range_api),
+            hasher: Hasher::with_range_api(config.sessions.bcrypt_cost, range_api),
             dummy_hash,
         }
     }
@@ -260,7 +290,7 @@ impl Sessions {
         generation: i64,
         version: i64,
         ends_at: NaiveDateTime,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, SessionError> {
         let access_token = self
             .access
             .issue(&user.id, session_id, version, user.role)?;
@@ -282,11 +312,13 @@ impl Sessions {
         &self,
         user_id: UserId,
         current: Option<SessionId>,
-    ) -> Result<Vec<Session>, ApiError> {
+    ) -> Result<Vec<Session>, SessionError> {
         let (idle, now) = (self.policy.idle_ttl, self.clock.now());
         let rows = self
             .db
-            .run(move |conn| Ok::<_, ApiError>(SessionRow::list_live(conn, &user_id, now, idle)?))
+            .run(move |conn| {
+                Ok::<_, SessionError>(SessionRow::list_live(conn, &user_id, now, idle)?)
+            })
             .await?;
         Ok(rows
             .into_iter()

@@ -6,13 +6,13 @@
 
 use diesel::Connection;
 
+use super::SessionError;
 use super::{AuthUser, Issued, Sessions};
 use crate::api::PasswordChange;
 use crate::auth::ClientInfo;
 use crate::db::audit::AuditKind;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
-use crate::error::ApiError;
 
 impl Sessions {
     /// Changes the caller's password: every other session dies, the caller's
@@ -26,21 +26,21 @@ impl Sessions {
         change: PasswordChange,
         device: Option<String>,
         client: ClientInfo,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, SessionError> {
         self.hasher.check_new(change.new_password.expose()).await?;
         let id = caller.user.id.clone();
         let user = self
             .db
-            .run(move |conn| Ok::<_, ApiError>(UserRow::find(conn, &id)?))
+            .run(move |conn| Ok::<_, SessionError>(UserRow::find(conn, &id)?))
             .await?
-            .ok_or(ApiError::InvalidToken)?;
+            .ok_or(SessionError::InvalidToken)?;
         let current = change.current_password.into_secret();
         if !self
             .hasher
             .verify(current, user.password_hash.clone())
             .await?
         {
-            return Err(ApiError::WrongCurrentPassword);
+            return Err(SessionError::WrongCurrentPassword);
         }
         let new_hash = self.hasher.hash(change.new_password.into_secret()).await?;
         let (policy, who) = (self.policy, caller.clone());
@@ -60,12 +60,12 @@ impl Sessions {
                     if version != who.user.version + 1 {
                         // Another change (another password change, a logout-all)
                         // committed since this caller's token was checked.
-                        return Err(ApiError::InvalidToken);
+                        return Err(SessionError::InvalidToken);
                     }
                     let generation = SessionRow::rekey(conn, sid, version, now)?
-                        .ok_or(ApiError::InvalidToken)?;
-                    let session = SessionRow::find(conn, sid)?.ok_or(ApiError::InvalidToken)?;
-                    let user = UserRow::find(conn, id)?.ok_or(ApiError::InvalidToken)?;
+                        .ok_or(SessionError::InvalidToken)?;
+                    let session = SessionRow::find(conn, sid)?.ok_or(SessionError::InvalidToken)?;
+                    let user = UserRow::find(conn, id)?.ok_or(SessionError::InvalidToken)?;
                     Ok((user, version, generation, policy.ends_at(&session)))
                 })
             })

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 
+use super::SessionError;
 use crate::clock::Clock;
 use crate::db::Database;
 use crate::db::login_failures;
 use crate::db::sessions::SessionRow;
-use crate::error::ApiError;
 
 /// Deletes the sessions that were revoked or ended more than `retention`
 /// ago, and the login-failure counts of emails nobody tried for as long;
@@ -26,7 +26,7 @@ pub async fn purge_once(
     clock: &Clock,
     idle_ttl: TimeDelta,
     retention: TimeDelta,
-) -> Result<usize, ApiError> {
+) -> Result<usize, SessionError> {
     let cutoff = clock.now() - retention;
     let mut purged = 0;
     // In batches, each its own short write: a large purge neither holds
@@ -36,7 +36,7 @@ pub async fn purge_once(
             .write(move |conn| {
                 let sessions = SessionRow::purge(conn, cutoff, idle_ttl, BATCH)?;
                 let counts = login_failures::purge(conn, cutoff, BATCH)?;
-                Ok::<_, ApiError>((sessions, counts))
+                Ok::<_, SessionError>((sessions, counts))
             })
             .await;
         match batch {
@@ -64,8 +64,8 @@ pub fn spawn(
     every: Duration,
     retention: TimeDelta,
 ) {
-    actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(every);
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
         loop {
             interval.tick().await;
             match purge_once(&db, &clock, idle_ttl, retention).await {

@@ -15,6 +15,7 @@
 use diesel::Connection;
 use diesel::QueryResult;
 
+use super::SessionError;
 use super::{AuthUser, LivenessCache, Sessions};
 use crate::auth::ClientInfo;
 use crate::clock::Clock;
@@ -22,8 +23,8 @@ use crate::db::audit::{AuditKind, NewAuditEvent};
 use crate::db::sessions::SessionRow;
 use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
-use crate::db::{DbConnection, SessionId, UserId};
-use crate::error::ApiError;
+use crate::db::{DbConnection, DbError, SessionId, UserId};
+
 use crate::metrics::Metrics;
 use crate::tokens::AccessClaims;
 
@@ -147,10 +148,11 @@ impl Sessions {
     /// back), on the same thread, so a request dropped meanwhile cannot skip
     /// it, forgets whatever it revoked, even when `work` failed (forgetting
     /// more than needed is always safe).
-    pub async fn revoking<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn revoking<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection, &mut Revocations) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection, &mut Revocations) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let (liveness, metrics) = (self.liveness.clone(), self.metrics.clone());
         let recorded = std::sync::Arc::new(std::sync::Mutex::new(Revocations {
@@ -164,7 +166,7 @@ impl Sessions {
         };
         // After the commit (or the rollback): a lookup that read the session
         // before it could otherwise cache it as live again.
-        let after = move |outcome: &Result<T, ApiError>| {
+        let after = move |outcome: &Result<T, E>| {
             let revocations = recorded.lock().unwrap_or_else(|e| e.into_inner());
             revocations.forget(&liveness);
             // Counted only when the work (and so its transaction) committed.
@@ -182,7 +184,7 @@ impl Sessions {
         cookie: Option<String>,
         bearer: Option<AccessClaims>,
         client: ClientInfo,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), SessionError> {
         let from_cookie = cookie
             .and_then(|token| self.refresh_key.parse(&token))
             .map(|(sid, _)| sid);
@@ -207,7 +209,11 @@ impl Sessions {
     }
 
     /// Logout everywhere: every session and access token of the caller dies.
-    pub async fn logout_all(&self, caller: AuthUser, client: ClientInfo) -> Result<(), ApiError> {
+    pub async fn logout_all(
+        &self,
+        caller: AuthUser,
+        client: ClientInfo,
+    ) -> Result<(), SessionError> {
         self.revoking(move |conn, revocations| {
             let event = client.event(AuditKind::LogoutAll).user(&caller.user.id);
             revocations.all_for_user_audited(conn, &caller.user.id, None, event)?;
@@ -222,7 +228,7 @@ impl Sessions {
         &self,
         caller: AuthUser,
         client: ClientInfo,
-    ) -> Result<u64, ApiError> {
+    ) -> Result<u64, SessionError> {
         let idle_ttl = self.policy.idle_ttl;
         self.revoking(move |conn, revocations| {
             conn.transaction(|conn| {
@@ -243,9 +249,9 @@ impl Sessions {
         user_id: UserId,
         actor: UserId,
         client: ClientInfo,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), SessionError> {
         self.revoking(move |conn, revocations| {
-            UserRow::find(conn, &user_id)?.ok_or(ApiError::NotFound)?;
+            UserRow::find(conn, &user_id)?.ok_or(SessionError::NotFound)?;
             let event = client
                 .event(AuditKind::UserSessionsRevoked)
                 .user(&user_id)
@@ -264,7 +270,7 @@ impl Sessions {
         owner: Option<UserId>,
         actor: Option<UserId>,
         client: ClientInfo,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), SessionError> {
         self.revoking(move |conn, revocations| {
             conn.transaction(|conn| {
                 let sid = &session_id;
@@ -272,7 +278,7 @@ impl Sessions {
                     revocations.session(conn, sid, owner.as_ref(), AuditKind::SessionRevoked)?;
                 let session = SessionRow::find(conn, sid)?
                     .filter(|s| owner.as_ref().is_none_or(|o| *o == s.user_id))
-                    .ok_or(ApiError::NotFound)?;
+                    .ok_or(SessionError::NotFound)?;
                 if revoked {
                     let mut event = client
                         .event(AuditKind::SessionRevoked)

@@ -4,12 +4,13 @@
 
 use chrono::NaiveDateTime;
 
+use super::SessionError;
 use super::{Issued, Revocations, Sessions};
+use crate::api::GrantFailure;
 use crate::auth::ClientInfo;
 use crate::db::audit::AuditKind;
 use crate::db::sessions::{SessionRow, SessionWithUser};
 use crate::db::{DbConnection, SessionId};
-use crate::error::{ApiError, GrantFailure};
 use crate::metrics;
 
 /// What the rotation step decided.
@@ -32,13 +33,13 @@ impl Sessions {
         &self,
         token: Option<String>,
         client: ClientInfo,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, SessionError> {
         let outcome = self.rotate(token, client).await;
         let counted = match &outcome {
             Ok((_, true)) => Some(metrics::Refresh::Rotated),
             Ok((_, false)) => Some(metrics::Refresh::Grace),
-            Err(ApiError::InvalidGrant(GrantFailure::Reused)) => Some(metrics::Refresh::Reused),
-            Err(ApiError::Unavailable) => None, // an outage, not an outcome
+            Err(SessionError::InvalidGrant(GrantFailure::Reused)) => Some(metrics::Refresh::Reused),
+            Err(e) if e.is_outage() => None, // an outage, not an outcome
             Err(_) => Some(metrics::Refresh::Refused),
         };
         if let Some(outcome) = counted {
@@ -52,12 +53,12 @@ impl Sessions {
         &self,
         token: Option<String>,
         client: ClientInfo,
-    ) -> Result<(Issued, bool), ApiError> {
-        let token = token.ok_or(ApiError::InvalidGrant(GrantFailure::Missing))?;
+    ) -> Result<(Issued, bool), SessionError> {
+        let token = token.ok_or(SessionError::InvalidGrant(GrantFailure::Missing))?;
         let (session_id, generation) = self
             .refresh_key
             .parse(&token)
-            .ok_or(ApiError::InvalidGrant(GrantFailure::Unknown))?;
+            .ok_or(SessionError::InvalidGrant(GrantFailure::Unknown))?;
         let (policy, sid) = (self.policy, session_id.clone());
         let rotation = self
             .revoking(move |conn, revocations| {
@@ -80,7 +81,7 @@ impl Sessions {
                 )?;
                 Ok((issued, rotated))
             }
-            Rotation::Reused => Err(ApiError::InvalidGrant(GrantFailure::Reused)),
+            Rotation::Reused => Err(SessionError::InvalidGrant(GrantFailure::Reused)),
         }
     }
 }
@@ -92,15 +93,15 @@ fn rotate(
     sid: &SessionId,
     generation: i64,
     client: &ClientInfo,
-) -> Result<Rotation, ApiError> {
+) -> Result<Rotation, SessionError> {
     // Three reads suffice: a lost compare-and-swap means someone else moved the
     // session, and the next read sees why (predecessor, revoked, or reuse).
     for _ in 0..3 {
         let found = SessionRow::find_with_user(conn, sid)?
-            .ok_or(ApiError::InvalidGrant(GrantFailure::Unknown))?;
+            .ok_or(SessionError::InvalidGrant(GrantFailure::Unknown))?;
         let now = revocations.now();
         if let Some(refusal) = policy.refusal(&found, now) {
-            return Err(ApiError::InvalidGrant(refusal));
+            return Err(SessionError::InvalidGrant(refusal));
         }
         let session = &found.session;
         if generation == session.generation {
@@ -135,8 +136,8 @@ fn rotate(
             })?;
             return Ok(Rotation::Reused);
         }
-        return Err(ApiError::InvalidGrant(GrantFailure::Unknown));
+        return Err(SessionError::InvalidGrant(GrantFailure::Unknown));
     }
     log::warn!("refresh of one session lost its compare-and-swap three times");
-    Err(ApiError::Unavailable)
+    Err(SessionError::Contended)
 }

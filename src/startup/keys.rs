@@ -3,49 +3,38 @@
 //! rotate-key`, and the task that re-reads the stored keyring every second.
 
 use actix_web::web;
-use chrono::TimeDelta;
 use secrecy::ExposeSecret;
 
+use super::keyring as keys;
 use super::{StartupError, connection, open_database};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, KEYRING_RELOAD};
 use crate::db::{Database, settings};
 use crate::mac::random_key;
 use crate::state::AppState;
 use crate::tokens::Keyring;
-use crate::tokens::keys::{self, Keys};
-
-/// How often every instance re-reads the stored keyring.
-const KEYRING_RELOAD: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// How long a retired signing key still verifies: the access TTL plus the
-/// leeway, plus two reloads, for tokens another instance signed with it
-/// before it learnt of the rotation.
-pub fn key_window(config: &Config) -> TimeDelta {
-    TimeDelta::from_std(config.access_ttl + config.clock_leeway + 2 * KEYRING_RELOAD)
-        .unwrap_or(TimeDelta::MAX)
-}
+use crate::tokens::keys::Keys;
 
 /// The keys of `config`: the configured HS256 secret or the stored keyring
 /// (made at the first start, rotated here to a key of `WRISTBAND_JWT_ALG`
 /// when that changed), and the refresh secret.
 pub fn prepare_keys(config: &Config, db: &Database, clock: &Clock) -> Result<Keys, StartupError> {
     let mut conn = connection(db)?;
-    let keyring = match &config.jwt_secret {
+    let keyring = match &config.keys.jwt_secret {
         Some(secret) => Keyring::configured(
             secret.expose_secret().as_bytes(),
-            &config.jwt_previous_secrets,
+            &config.keys.jwt_previous_secrets,
         ),
         None => keys::prepare(
             &mut conn,
-            config.jwt_algorithm,
-            &config.jwt_previous_secrets,
-            key_window(config),
+            config.keys.jwt_algorithm,
+            &config.keys.jwt_previous_secrets,
+            config.keys.retirement_window(),
             clock.now(),
         )
         .map_err(|e| StartupError::because("cannot load the signing keys", e))?,
     };
-    let refresh_secret = match (&config.refresh_secret, &config.jwt_secret) {
+    let refresh_secret = match (&config.keys.refresh_secret, &config.keys.jwt_secret) {
         (Some(secret), _) => secret.clone(),
         // As before the keyring: keyed by the configured secret, so that a
         // copy of the database alone cannot mint refresh tokens (to rotate
@@ -74,7 +63,7 @@ pub fn prepare_keys(config: &Config, db: &Database, clock: &Clock) -> Result<Key
 /// It keeps the algorithm the servers sign with: a change of
 /// `WRISTBAND_JWT_ALG` happens when servers start with the new value.
 pub fn rotate_key(config: &Config) -> Result<String, StartupError> {
-    if config.jwt_secret.is_some() {
+    if config.keys.jwt_secret.is_some() {
         return Err(StartupError::new(
             "the signing key is WRISTBAND_JWT_SECRET: rotate it in your secret store, and list the \
              old one in WRISTBAND_JWT_PREVIOUS_SECRETS until the access TTL has passed",
@@ -83,9 +72,16 @@ pub fn rotate_key(config: &Config) -> Result<String, StartupError> {
     let clock = Clock::system();
     let db = open_database(config)?;
     let mut conn = connection(&db)?;
-    let (algorithm, now) = (config.jwt_algorithm, clock.now());
+    let (algorithm, now) = (config.keys.jwt_algorithm, clock.now());
     let failed = |e| StartupError::because("cannot rotate the signing key", e);
-    let stored = keys::load(&mut conn, algorithm, &[], key_window(config), now).map_err(failed)?;
+    let stored = keys::load(
+        &mut conn,
+        algorithm,
+        &[],
+        config.keys.retirement_window(),
+        now,
+    )
+    .map_err(failed)?;
     if let Some(current) = stored.as_ref().map(|ring| ring.current().algorithm())
         && current != algorithm
     {
@@ -108,12 +104,15 @@ pub(super) fn spawn_keyring_reload(state: web::Data<AppState>) {
         loop {
             interval.tick().await;
             let (config, clock) = (&state.config, state.sessions.clock());
-            let (algorithm, previous) = (config.jwt_algorithm, config.jwt_previous_secrets.clone());
-            let (window, now) = (key_window(config), clock.now());
+            let (algorithm, previous) = (
+                config.keys.jwt_algorithm,
+                config.keys.jwt_previous_secrets.clone(),
+            );
+            let (window, now) = (config.keys.retirement_window(), clock.now());
             let loaded = state
                 .db()
                 .run(move |conn| {
-                    Ok::<_, crate::error::ApiError>(keys::load(
+                    Ok::<_, crate::db::DbError>(keys::load(
                         conn, algorithm, &previous, window, now,
                     )?)
                 })

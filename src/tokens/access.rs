@@ -15,10 +15,10 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::TokenError;
 use super::keys::{Jwks, KeyAlgorithm, Keyring};
 use crate::clock::Clock;
 use crate::db::{Role, SessionId, UserId};
-use crate::error::ApiError;
 use crate::logging::Escaped;
 
 const TYP: &str = "at+jwt";
@@ -79,11 +79,11 @@ fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation 
     validation
 }
 
-fn refused(why: &str) -> ApiError {
+fn refused(why: &str) -> TokenError {
     // `why` may quote the token's own header or claims (a library's parse
     // error does): escaped, so it cannot break the log line.
     log::debug!("access token refused: {}", Escaped(why));
-    ApiError::InvalidToken
+    TokenError::Invalid
 }
 
 impl AccessTokens {
@@ -145,7 +145,7 @@ impl AccessTokens {
         sid: &SessionId,
         ver: i64,
         role: Role,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, TokenError> {
         let now = self.clock.timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -164,21 +164,18 @@ impl AccessTokens {
 
     /// Signs arbitrary claims with the current key and this server's header
     /// (tests use it to build tokens with chosen times).
-    pub fn sign(&self, claims: &AccessClaims) -> Result<String, ApiError> {
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError> {
         let keyring = self.keyring();
         let key = keyring.current();
         let mut header = Header::new(key.algorithm().jwt());
         header.typ = Some(TYP.to_owned());
         header.kid = Some(key.kid().to_owned());
-        jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|e| {
-            log::error!("signing an access token failed: {e}");
-            ApiError::Unavailable
-        })
+        jsonwebtoken::encode(&header, claims, key.encoding()).map_err(TokenError::Signing)
     }
 
-    /// The stateless checks. Every failure is `InvalidToken`; why goes to the
+    /// The stateless checks. Every failure is `TokenError::Invalid`; why goes to the
     /// debug log only.
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(refused("longer than the cap"));
         }
@@ -378,7 +375,7 @@ mod tests {
             .find(|token| token.len() > MAX_TOKEN_BYTES)
             .unwrap();
         assert!(over.len() < MAX_TOKEN_BYTES + 8, "{}", over.len());
-        assert!(matches!(t.verify(&over), Err(ApiError::InvalidToken)));
+        assert!(matches!(t.verify(&over), Err(TokenError::Invalid)));
     }
 
     #[test]
@@ -388,7 +385,7 @@ mod tests {
         c.iat = now + 60;
         let token = tokens().sign(&c).unwrap();
         assert!(
-            matches!(tokens().verify(&token), Err(ApiError::InvalidToken)),
+            matches!(tokens().verify(&token), Err(TokenError::Invalid)),
             "iat a minute ahead, nbf and exp fine"
         );
         // Within the configured leeway it passes, as `nbf` does.

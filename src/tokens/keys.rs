@@ -26,15 +26,10 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{NaiveDateTime, TimeDelta};
-use diesel::Connection;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-use crate::db::DbConnection;
-use crate::db::settings;
-use crate::db::signing_keys::{NewSigningKey, SigningKeyRow};
 
 /// The signing algorithms Wristband offers (`WRISTBAND_JWT_ALG`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,11 +175,19 @@ impl SigningKey {
         (key, material.into())
     }
 
-    /// The key a stored row describes, or `None` for a row this version
-    /// cannot read (logged: it is skipped, never guessed at).
-    fn from_row(row: &SigningKeyRow, window: TimeDelta) -> Option<Self> {
-        let material = row.material.expose_secret();
-        let key = match KeyAlgorithm::parse(&row.algorithm) {
+    /// The key stored as `material` (an HS256 secret's text, or an Ed25519
+    /// seed in base64url) under `kid` for `algorithm`, retired at
+    /// `retired_at` and verifying `window` longer; `None` for a key this
+    /// version cannot read (logged: it is skipped, never guessed at).
+    pub fn stored(
+        kid: &str,
+        algorithm: &str,
+        material: &SecretString,
+        retired_at: Option<NaiveDateTime>,
+        window: TimeDelta,
+    ) -> Option<Self> {
+        let material = material.expose_secret();
+        let key = match KeyAlgorithm::parse(algorithm) {
             Some(KeyAlgorithm::Hs256) => Some(Self::hs256(material.as_bytes())),
             Some(KeyAlgorithm::EdDsa) => URL_SAFE_NO_PAD
                 .decode(material)
@@ -193,12 +196,17 @@ impl SigningKey {
                 .map(|seed| Self::ed25519(&seed)),
             None => None,
         };
-        let Some(mut key) = key.filter(|k| k.kid == row.kid) else {
-            log::error!("signing key {} cannot be read: skipped", row.kid);
+        let Some(mut key) = key.filter(|k| k.kid == kid) else {
+            log::error!("signing key {kid} cannot be read: skipped");
             return None;
         };
-        key.verifies_until = row.retired_at.map(|at| (at + window).and_utc().timestamp());
+        key.verifies_until = retired_at.map(|at| (at + window).and_utc().timestamp());
         Some(key)
+    }
+
+    /// Whether it is still the one that may sign (not retired).
+    pub fn is_current(&self) -> bool {
+        self.verifies_until.is_none()
     }
 
     /// The key id.
@@ -308,114 +316,6 @@ pub struct Keys {
     pub keyring: Keyring,
     /// Where the refresh-token key is derived from.
     pub refresh_secret: SecretString,
-}
-
-/// The stored keyring at `now`, with `previous` HS256 secrets added as
-/// verify-only keys. The newest key of `algorithm` that is not retired signs;
-/// if there is none (another instance moved to another algorithm, in a
-/// rolling change), the newest key that is not retired, whatever its
-/// algorithm: every instance then signs with a key all of them verify.
-/// `None` if every stored key is retired. `window` is how long a retired key
-/// verifies.
-pub fn load(
-    conn: &mut DbConnection,
-    algorithm: KeyAlgorithm,
-    previous: &[SecretString],
-    window: TimeDelta,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<Option<Keyring>> {
-    let rows = SigningKeyRow::usable(conn, now - window)?;
-    let mut keys: Vec<SigningKey> = rows
-        .iter()
-        .filter_map(|row| SigningKey::from_row(row, window))
-        .collect();
-    let unretired = |k: &SigningKey| k.verifies_until.is_none();
-    let Some(current) = keys
-        .iter()
-        .position(|k| k.algorithm == algorithm && unretired(k))
-        .or_else(|| keys.iter().position(unretired))
-    else {
-        return Ok(None);
-    };
-    let current = keys.remove(current);
-    let previous = previous
-        .iter()
-        .map(|s| SigningKey::hs256(s.expose_secret().as_bytes()));
-    Ok(Some(Keyring::new(
-        current,
-        keys.into_iter().chain(previous),
-    )))
-}
-
-/// At start-up: makes sure a key of `algorithm` signs, then loads the ring.
-/// The first start takes over the HS256 key earlier versions generated into
-/// `settings`, so tokens already out keep verifying; a change of
-/// `WRISTBAND_JWT_ALG` rotates to a key of the new algorithm.
-pub fn prepare(
-    conn: &mut DbConnection,
-    algorithm: KeyAlgorithm,
-    previous: &[SecretString],
-    window: TimeDelta,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<Keyring> {
-    if let Some(ring) = load(conn, algorithm, previous, window, now)?
-        && ring.current().algorithm() == algorithm
-    {
-        return Ok(ring);
-    }
-    let legacy = match algorithm {
-        // Only into an empty keyring: once taken over, it is a stored key
-        // like any other (and may have been retired since).
-        KeyAlgorithm::Hs256 if !SigningKeyRow::any(conn)? => {
-            settings::get(conn, settings::JWT_SECRET)?
-        }
-        _ => None,
-    };
-    match legacy {
-        Some(secret) => {
-            let key = SigningKey::hs256(secret.as_bytes());
-            let stored = NewSigningKey {
-                kid: key.kid(),
-                algorithm: KeyAlgorithm::Hs256.as_str(),
-                material: &secret,
-                created_at: now,
-            }
-            .insert(conn);
-            // Another instance taking it over at the same time is fine.
-            if let Err(e) = stored
-                && !crate::db::is_unique_violation(&e)
-            {
-                return Err(e);
-            }
-        }
-        None => {
-            rotate(conn, algorithm, now)?;
-        }
-    }
-    load(conn, algorithm, previous, window, now)?
-        .filter(|ring| ring.current().algorithm() == algorithm)
-        .ok_or(diesel::result::Error::NotFound)
-}
-
-/// Retires the signing key(s) and makes a new key of `algorithm` current, in
-/// one transaction; returns the new key's id. What `wristband rotate-key` does.
-pub fn rotate(
-    conn: &mut DbConnection,
-    algorithm: KeyAlgorithm,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<String> {
-    let (key, material) = SigningKey::generate(algorithm);
-    conn.transaction(|conn| {
-        SigningKeyRow::retire_all(conn, now)?;
-        NewSigningKey {
-            kid: key.kid(),
-            algorithm: algorithm.as_str(),
-            material: material.expose_secret(),
-            created_at: now,
-        }
-        .insert(conn)
-    })?;
-    Ok(key.kid().to_owned())
 }
 
 #[cfg(test)]

@@ -8,13 +8,12 @@
 use diesel::prelude::*;
 use secrecy::ExposeSecret;
 
-use super::insert_user;
+use super::{UserError, insert_user};
 use crate::auth::{ClientInfo, email, password};
 use crate::db::audit::AuditKind;
 use crate::db::schema::users;
 use crate::db::users::UserRow;
 use crate::db::{DbConnection, Role};
-use crate::error::ApiError;
 use crate::sessions::Revocations;
 
 /// What [`setup_admin`] did.
@@ -49,7 +48,7 @@ pub fn setup_admin(
     password: &str,
     cost: u32,
     reset: bool,
-) -> Result<AdminSetup, ApiError> {
+) -> Result<AdminSetup, UserError> {
     let email = email::normalize(email)?;
     password::check_policy(password)?;
     let client = ClientInfo::default();
@@ -60,7 +59,7 @@ pub fn setup_admin(
             let hash = password::hash(password, cost)?;
             match insert_user(conn, &email, &hash, Role::Admin, &client, None) {
                 Ok(_) => return Ok(AdminSetup::Created),
-                Err(ApiError::EmailTaken) => continue,
+                Err(UserError::EmailTaken) => continue,
                 Err(e) => return Err(e),
             }
         };
@@ -95,7 +94,7 @@ pub fn setup_admin(
             AdminSetup::Promoted
         });
     }
-    Err(ApiError::Unavailable)
+    Err(UserError::Contended)
 }
 
 /// Runs `change` (a change of a user's role or disabled state, inside the
@@ -108,8 +107,8 @@ pub fn setup_admin(
 /// counts after the first has committed; SQLite has one writer anyway.
 pub(super) fn keeping_an_enabled_admin<T>(
     conn: &mut DbConnection,
-    change: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    change: impl FnOnce(&mut DbConnection) -> Result<T, UserError>,
+) -> Result<T, UserError> {
     let enabled_admins = || {
         users::table
             .filter(users::role.eq(Role::Admin.as_str()))
@@ -121,7 +120,7 @@ pub(super) fn keeping_an_enabled_admin<T>(
     let changed = change(conn)?;
     let left: i64 = enabled_admins().count().get_result(conn)?;
     if left == 0 {
-        return Err(ApiError::LastAdmin);
+        return Err(UserError::LastAdmin);
     }
     Ok(changed)
 }

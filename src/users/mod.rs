@@ -10,17 +10,51 @@ pub use admin::{AdminSetup, setup_admin};
 use diesel::Connection;
 
 use crate::api::{Password, User};
-use crate::auth::{ClientInfo, email};
+use crate::auth::{ClientInfo, CredentialError, email};
 use crate::db::audit::AuditKind;
 use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, Database, DbConnection, Role, UserId};
-use crate::error::ApiError;
-use crate::sessions::{AuthUser, Sessions};
+use crate::sessions::{AuthUser, SessionError, Sessions};
 
-/// `user` or `admin`, else 400.
-pub fn parse_role(role: &str) -> Result<Role, ApiError> {
-    role.parse()
-        .map_err(|_| ApiError::InvalidRequest("role must be \"user\" or \"admin\""))
+/// Why an account flow did not go through. The HTTP edge
+/// (`routes/errors.rs`) turns it into the documented errors.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// A role other than `user` or `admin`.
+    #[error("no such role")]
+    InvalidRole,
+    /// The normalised email has an account already.
+    #[error("email taken")]
+    EmailTaken,
+    /// No such user.
+    #[error("not found")]
+    NotFound,
+    /// The change would leave no enabled admin.
+    #[error("the change would leave no enabled admin")]
+    LastAdmin,
+    /// Creating the admin kept racing another instance doing the same.
+    #[error("the admin account kept changing under the set-up")]
+    Contended,
+    /// A credential was refused or could not be checked.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// The session rules refused (or could not run).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The database failed.
+    #[error("the database failed")]
+    Store(#[from] db::DbError),
+}
+
+impl From<diesel::result::Error> for UserError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Store(db::DbError::Query(error))
+    }
+}
+
+/// `user` or `admin`.
+pub fn parse_role(role: &str) -> Result<Role, UserError> {
+    role.parse().map_err(|_| UserError::InvalidRole)
 }
 
 /// Inserts a user whose password is already hashed, with its audit event;
@@ -32,7 +66,7 @@ fn insert_user(
     role: Role,
     client: &ClientInfo,
     actor: Option<&UserId>,
-) -> Result<UserRow, ApiError> {
+) -> Result<UserRow, UserError> {
     let (id, now) = (UserId::new(), client.clock.now());
     let new = NewUser {
         id: &id,
@@ -49,7 +83,7 @@ fn insert_user(
     }
     new.insert(conn, &event).map_err(|e| {
         if db::is_unique_violation(&e) {
-            ApiError::EmailTaken
+            UserError::EmailTaken
         } else {
             e.into()
         }
@@ -64,7 +98,7 @@ pub async fn create_user(
     role: Role,
     client: ClientInfo,
     actor: Option<UserId>,
-) -> Result<User, ApiError> {
+) -> Result<User, UserError> {
     let email = email::normalize(email)?;
     sessions.hasher().check_new(password.expose()).await?;
     let hash = sessions.hasher().hash(password.into_secret()).await?;
@@ -77,11 +111,11 @@ pub async fn create_user(
 }
 
 /// The user with this id, or 404.
-pub async fn get_user(db: &Database, id: UserId) -> Result<User, ApiError> {
+pub async fn get_user(db: &Database, id: UserId) -> Result<User, UserError> {
     let user = db
-        .run(move |conn| Ok::<_, ApiError>(UserRow::find(conn, &id)?))
+        .run(move |conn| Ok::<_, UserError>(UserRow::find(conn, &id)?))
         .await?;
-    Ok(user.ok_or(ApiError::NotFound)?.into())
+    Ok(user.ok_or(UserError::NotFound)?.into())
 }
 
 /// A page of users whose email contains `email`, and how many there are in all.
@@ -90,7 +124,7 @@ pub async fn list_users(
     email: Option<String>,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<User>, i64), ApiError> {
+) -> Result<(Vec<User>, i64), UserError> {
     db.run(move |conn| {
         let filter = email.as_deref().map(str::to_lowercase);
         let users = UserRow::list(conn, filter.as_deref(), limit, offset)?;
@@ -111,11 +145,11 @@ pub async fn update_user(
     disabled: Option<bool>,
     actor: &AuthUser,
     client: ClientInfo,
-) -> Result<User, ApiError> {
+) -> Result<User, UserError> {
     let actor_id = actor.user.id.clone();
     let user = sessions
         .revoking(move |conn, revocations| {
-            let user = UserRow::find(conn, &id)?.ok_or(ApiError::NotFound)?;
+            let user = UserRow::find(conn, &id)?.ok_or(UserError::NotFound)?;
             // Write only what the request changes, so two admins changing
             // different fields at once do not undo each other.
             let role = role.filter(|r| *r != user.role);
@@ -139,7 +173,7 @@ pub async fn update_user(
                     .user(&id)
                     .actor(&actor_id);
                 revocations.all_for_user_audited(conn, &id, None, event)?;
-                UserRow::find(conn, &id)?.ok_or(ApiError::NotFound)
+                UserRow::find(conn, &id)?.ok_or(UserError::NotFound)
             })
         })
         .await?;

@@ -114,8 +114,7 @@ async fn admins_create_users_even_with_registration_closed(app: TestApp) {
     );
     assert_eq!(
         app.anon()
-            .post("/auth/login")
-            .json(&Credentials::new("staff@example.com", PASSWORD))
+            .try_login("staff@example.com", PASSWORD)
             .await
             .status(),
         StatusCode::OK
@@ -222,14 +221,8 @@ async fn disabling_kills_sessions_and_login_fails_like_a_wrong_password(app: Tes
     );
     user.refresh_refused("revoked").await;
     let anon = app.anon();
-    let refused = anon
-        .post("/auth/login")
-        .json(&Credentials::new(&user.user().email, PASSWORD))
-        .await;
-    let wrong = anon
-        .post("/auth/login")
-        .json(&Credentials::new("nobody@example.com", PASSWORD))
-        .await;
+    let refused = anon.try_login(&user.user().email, PASSWORD).await;
+    let wrong = anon.try_login("nobody@example.com", PASSWORD).await;
     assert_eq!(refused.status(), wrong.status());
     assert_eq!(refused.body::<Value>().await, wrong.body::<Value>().await);
 
@@ -237,8 +230,7 @@ async fn disabling_kills_sessions_and_login_fails_like_a_wrong_password(app: Tes
     assert!(!updated.disabled);
     assert_eq!(
         app.anon()
-            .post("/auth/login")
-            .json(&Credentials::new(&user.user().email, PASSWORD))
+            .try_login(&user.user().email, PASSWORD)
             .await
             .status(),
         StatusCode::OK

@@ -139,8 +139,10 @@ async fn create_admin_reads_the_password_from_stdin_or_the_environment(db: TestD
         admin.get("/auth/me").await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let old = Credentials::new("root@example.com", "stdin password 1");
-    let response = app.anon().post("/auth/login").json(&old).await;
+    let response = app
+        .anon()
+        .try_login("root@example.com", "stdin password 1")
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     app.login("root@example.com", "env password 22").await;
 }
@@ -155,13 +157,17 @@ async fn a_create_admin_reset_lifts_the_lockout(db: TestDatabase) {
         ..base_settings()
     };
     let app = db.spawn(settings).await;
-    let wrong = Credentials::new("root@example.com", "not the password");
     for _ in 0..2 {
-        let response = app.anon().post("/auth/login").json(&wrong).await;
+        let response = app
+            .anon()
+            .try_login("root@example.com", "not the password")
+            .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    let locked = Credentials::new("root@example.com", "stdin password 1");
-    let response = app.anon().post("/auth/login").json(&locked).await;
+    let response = app
+        .anon()
+        .try_login("root@example.com", "stdin password 1")
+        .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     // The operator resets the password: every lock of the account goes.
     let output = create_admin(url, "root@example.com", None, Some("env password 22"));

@@ -2,9 +2,7 @@
 //! audit trail of who did what from where.
 
 use reqwest::StatusCode;
-use wristband::api::{
-    AuditEvent, Credentials, PasswordChange, Session, TokenResponse, User, UserPatch,
-};
+use wristband::api::{AuditEvent, PasswordChange, Session, TokenResponse, User, UserPatch};
 
 use crate::helpers::{
     Client, PASSWORD, ResponseExt, TestApp, admin_settings, assert_error, backend_test,
@@ -52,8 +50,7 @@ async fn admins_see_and_revoke_all_sessions_of_a_user(app: TestApp) {
     assert_eq!(admin.get("/auth/me").await.status(), StatusCode::OK);
     assert_eq!(
         app.anon()
-            .post("/auth/login")
-            .json(&Credentials::new("pat@example.com", PASSWORD))
+            .try_login("pat@example.com", PASSWORD)
             .await
             .status(),
         StatusCode::OK
@@ -90,8 +87,7 @@ async fn the_audit_trail_records_who_did_what_from_where(app: TestApp) {
     let user = app.login_as("rita@example.com").await;
     let other = app.login_as("rita@example.com").await;
     app.anon()
-        .post("/auth/login")
-        .json(&Credentials::new("rita@example.com", "wrong password"))
+        .try_login("rita@example.com", "wrong password")
         .await
         .status();
     // Reuse: rotate twice, present the first token.

@@ -32,13 +32,6 @@ fn lockout(max_failures: &str, duration: &str) -> Settings {
     }
 }
 
-async fn login(client: &Client, email: &str, password: &str) -> Response {
-    client
-        .post("/auth/login")
-        .json(&Credentials::new(email, password))
-        .await
-}
-
 async fn login_from(client: &Client, forwarded_for: &str, email: &str) -> Response {
     client
         .post("/auth/login")
@@ -71,7 +64,7 @@ async fn the_rate_limit_covers_login_register_and_refresh(app: TestApp) {
     let email = |i| format!("nobody-{i}@example.com");
     // One budget per client IP, shared by the three endpoints.
     assert_eq!(
-        login(&anon, &email(1), WRONG).await.status(),
+        anon.try_login(&email(1), WRONG).await.status(),
         StatusCode::UNAUTHORIZED
     );
     let registered = anon
@@ -81,10 +74,10 @@ async fn the_rate_limit_covers_login_register_and_refresh(app: TestApp) {
     assert_eq!(registered.status(), StatusCode::CREATED);
     anon.refresh_refused("missing").await;
     assert_eq!(
-        login(&anon, &email(3), WRONG).await.status(),
+        anon.try_login(&email(3), WRONG).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let retry_after = assert_too_many(login(&anon, &email(4), WRONG).await).await;
+    let retry_after = assert_too_many(anon.try_login(&email(4), WRONG).await).await;
     assert!(
         retry_after <= 15,
         "the next request is due within a quarter minute"
@@ -142,12 +135,12 @@ async fn the_account_locks_after_consecutive_failures(app: TestApp) {
     let anon = app.anon();
     for _ in 0..3 {
         assert_eq!(
-            login(&anon, &email, WRONG).await.status(),
+            anon.try_login(&email, WRONG).await.status(),
             StatusCode::UNAUTHORIZED
         );
     }
     // Locked: the right password too.
-    let retry_after = assert_too_many(login(&anon, &email, PASSWORD).await).await;
+    let retry_after = assert_too_many(anon.try_login(&email, PASSWORD).await).await;
     assert!((1..=3).contains(&retry_after), "Retry-After {retry_after}");
     assert!(
         audit_events(&app, &alice.user().id).contains(&"login_locked".to_owned()),
@@ -157,7 +150,7 @@ async fn the_account_locks_after_consecutive_failures(app: TestApp) {
     assert_eq!(alice.get("/auth/me").await.status(), StatusCode::OK);
     actix_web::rt::time::sleep(Duration::from_secs(retry_after) + Duration::from_millis(300)).await;
     assert_eq!(
-        login(&anon, &email, PASSWORD).await.status(),
+        anon.try_login(&email, PASSWORD).await.status(),
         StatusCode::OK
     );
 }
@@ -170,10 +163,10 @@ async fn a_success_resets_the_count(app: TestApp) {
     // Two failures, a success, twice: the limit of three is never reached.
     for _ in 0..2 {
         for _ in 0..2 {
-            let failed = login(&anon, &email, WRONG).await;
+            let failed = anon.try_login(&email, WRONG).await;
             assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
         }
-        let succeeded = login(&anon, &email, PASSWORD).await;
+        let succeeded = anon.try_login(&email, PASSWORD).await;
         assert_eq!(succeeded.status(), StatusCode::OK);
     }
 }
@@ -201,13 +194,13 @@ async fn known_and_unknown_emails_lock_alike(app: TestApp) {
     let unknown = "nobody-at-all@example.com";
     let anon = app.anon();
     for round in 0..2 {
-        let a = observable(login(&anon, &known, WRONG).await).await;
-        let b = observable(login(&anon, unknown, WRONG).await).await;
+        let a = observable(anon.try_login(&known, WRONG).await).await;
+        let b = observable(anon.try_login(unknown, WRONG).await).await;
         assert_eq!(a.0, StatusCode::UNAUTHORIZED);
         assert_eq!(a, b, "failure {round}");
     }
-    let a = observable(login(&anon, &known, PASSWORD).await).await;
-    let b = observable(login(&anon, unknown, PASSWORD).await).await;
+    let a = observable(anon.try_login(&known, PASSWORD).await).await;
+    let b = observable(anon.try_login(unknown, PASSWORD).await).await;
     assert_eq!(a.0, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(a.1, b.1, "same headers (Retry-After included) when locked");
     assert_eq!(a.2, b.2, "same body when locked");
@@ -224,11 +217,11 @@ backend_test!(a_locked_account_costs_no_hash, slow_lockout());
 async fn a_locked_account_costs_no_hash(app: TestApp) {
     let anon = app.anon();
     let started = Instant::now();
-    let failed = login(&anon, "target@example.com", WRONG).await;
+    let failed = anon.try_login("target@example.com", WRONG).await;
     let one_hash = started.elapsed();
     assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
     let started = Instant::now();
-    assert_too_many(login(&anon, "target@example.com", WRONG).await).await;
+    assert_too_many(anon.try_login("target@example.com", WRONG).await).await;
     let locked = started.elapsed();
     assert!(
         locked * 4 < one_hash,
@@ -245,26 +238,26 @@ async fn instances_on_one_database_share_the_count(db: TestDatabase) {
     let alice = a.new_user().await;
     let email = alice.user().email.clone();
     assert_eq!(
-        login(&a.anon(), &email, WRONG).await.status(),
+        a.anon().try_login(&email, WRONG).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        login(&b.anon(), &email, WRONG).await.status(),
+        b.anon().try_login(&email, WRONG).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        login(&a.anon(), &email, WRONG).await.status(),
+        a.anon().try_login(&email, WRONG).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert_too_many(login(&b.anon(), &email, PASSWORD).await).await;
-    assert_too_many(login(&a.anon(), &email, PASSWORD).await).await;
+    assert_too_many(b.anon().try_login(&email, PASSWORD).await).await;
+    assert_too_many(a.anon().try_login(&email, PASSWORD).await).await;
 }
 
 backend_test!(parallel_guesses_cannot_outrun_the_count, lockout("3", "5m"));
 async fn parallel_guesses_cannot_outrun_the_count(app: TestApp) {
     let email = app.new_user().await.user().email.clone();
     let anon = app.anon();
-    let guesses = (0..12).map(|_| login(&anon, &email, WRONG));
+    let guesses = (0..12).map(|_| anon.try_login(&email, WRONG));
     let statuses: Vec<_> = futures_util::future::join_all(guesses)
         .await
         .iter()
@@ -283,10 +276,10 @@ async fn parallel_guesses_cannot_outrun_the_count(app: TestApp) {
     );
 }
 
-/// Logs `client` in with `password` and returns the response (the client
-/// keeps the cookies it sets).
+/// Logs `client` in with `password` and returns the status (the client
+/// keeps the cookies the answer sets).
 async fn attempt(client: &Client, email: &str, password: &str) -> StatusCode {
-    login(client, email, password).await.status()
+    client.try_login(email, password).await.status()
 }
 
 backend_test!(
@@ -311,8 +304,8 @@ async fn an_attacker_never_locks_out_the_owners_known_device(app: TestApp) {
         );
     }
     // Untrusted clients are locked, the right password included...
-    assert_too_many(login(&attacker, &email, PASSWORD).await).await;
-    assert_too_many(login(&app.anon(), &email, PASSWORD).await).await;
+    assert_too_many(attacker.try_login(&email, PASSWORD).await).await;
+    assert_too_many(app.anon().try_login(&email, PASSWORD).await).await;
     // ...the owner's known device is not.
     let again = owner.without_cookie();
     assert_eq!(attempt(&again, &email, PASSWORD).await, StatusCode::OK);
@@ -333,7 +326,7 @@ async fn a_known_device_is_locked_by_its_own_failures_only(app: TestApp) {
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_too_many(login(&device, &email, PASSWORD).await).await;
+    assert_too_many(device.try_login(&email, PASSWORD).await).await;
     // Untrusted clients have their own count, untouched.
     assert_eq!(attempt(&app.anon(), &email, PASSWORD).await, StatusCode::OK);
 }
@@ -363,13 +356,13 @@ async fn a_tampered_or_foreign_device_cookie_is_untrusted(app: TestApp) {
     }
     // Bob's device cookie is no known device of Alice's account...
     let with_bobs = app.anon().with_device(Some(&bobs));
-    assert_too_many(login(&with_bobs, &email, PASSWORD).await).await;
+    assert_too_many(with_bobs.try_login(&email, PASSWORD).await).await;
     // ...nor is Alice's with one character changed.
     let mut tampered = alices.clone();
     let last = tampered.pop().expect("a value");
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     let with_tampered = app.anon().with_device(Some(&tampered));
-    assert_too_many(login(&with_tampered, &email, PASSWORD).await).await;
+    assert_too_many(with_tampered.try_login(&email, PASSWORD).await).await;
     // Alice's own is.
     let with_alices = app.anon().with_device(Some(&alices));
     assert_eq!(
@@ -393,7 +386,7 @@ async fn instances_share_the_counts_and_the_known_devices(db: TestDatabase) {
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_too_many(login(&b.anon(), &email, PASSWORD).await).await;
+    assert_too_many(b.anon().try_login(&email, PASSWORD).await).await;
     // The device cookie one instance set is a known device on the other.
     let on_b = owner.without_cookie().on(&b);
     assert_eq!(attempt(&on_b, &email, PASSWORD).await, StatusCode::OK);
@@ -510,7 +503,7 @@ async fn a_browser_shared_by_two_accounts_is_a_known_device_of_both(app: TestApp
                 StatusCode::UNAUTHORIZED
             );
         }
-        assert_too_many(login(&app.anon(), email, PASSWORD).await).await;
+        assert_too_many(app.anon().try_login(email, PASSWORD).await).await;
     }
     // The shared browser is a known device of each.
     for email in [alice_email.as_str(), "bob@example.com"] {
@@ -543,7 +536,7 @@ async fn a_password_change_retires_every_other_device_cookie(app: TestApp) {
         );
     }
     // The thief's cookie no longer makes a known device...
-    assert_too_many(login(&old_thief, &email, new_password).await).await;
+    assert_too_many(old_thief.try_login(&email, new_password).await).await;
     // ...the laptop's, renewed by the change, does.
     assert_eq!(attempt(&laptop, &email, new_password).await, StatusCode::OK);
 }

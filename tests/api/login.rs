@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use wristband::api::{Credentials, Session, TokenResponse};
 use wristband::config::Settings;
-use wristband::tokens::RefreshCookie;
+use wristband::cookies::RefreshCookie;
 
 use crate::helpers::storage::stored_hash_cost;
 use crate::helpers::{
@@ -19,10 +19,7 @@ async fn login_returns_tokens_and_a_strict_refresh_cookie(app: TestApp) {
     anon.post("/auth/register")
         .json(&Credentials::new("erin@example.com", PASSWORD))
         .await;
-    let response = anon
-        .post("/auth/login")
-        .json(&Credentials::new("ERIN@example.com", PASSWORD))
-        .await;
+    let response = anon.try_login("ERIN@example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
 
@@ -75,9 +72,10 @@ fn insecure() -> Settings {
 backend_test!(insecure_cookie_mode_drops_prefix_and_secure, insecure());
 async fn insecure_cookie_mode_drops_prefix_and_secure(app: TestApp) {
     let anon = app.anon();
-    let credentials = Credentials::new("frank@example.com", PASSWORD);
-    anon.post("/auth/register").json(&credentials).await;
-    let response = anon.post("/auth/login").json(&credentials).await;
+    anon.post("/auth/register")
+        .json(&Credentials::new("frank@example.com", PASSWORD))
+        .await;
+    let response = anon.try_login("frank@example.com", PASSWORD).await;
     let cookie = response.refresh_set_cookie().expect("refresh cookie");
     let name = RefreshCookie::new(false).name();
     assert!(cookie.starts_with(&format!("{name}=wbr1.")), "{cookie}");
@@ -94,22 +92,10 @@ async fn unknown_email_and_wrong_password_look_the_same(app: TestApp) {
     anon.post("/auth/register")
         .json(&Credentials::new("gina@example.com", PASSWORD))
         .await;
-    let unknown = anon
-        .post("/auth/login")
-        .json(&Credentials::new("nobody@example.com", PASSWORD))
-        .await;
-    let wrong = anon
-        .post("/auth/login")
-        .json(&Credentials::new("gina@example.com", "wrong password"))
-        .await;
-    let malformed = anon
-        .post("/auth/login")
-        .json(&Credentials::new("not an email", PASSWORD))
-        .await;
-    let too_long = anon
-        .post("/auth/login")
-        .json(&Credentials::new("gina@example.com", "p".repeat(100)))
-        .await;
+    let unknown = anon.try_login("nobody@example.com", PASSWORD).await;
+    let wrong = anon.try_login("gina@example.com", "wrong password").await;
+    let malformed = anon.try_login("not an email", PASSWORD).await;
+    let too_long = anon.try_login("gina@example.com", &"p".repeat(100)).await;
     let shape = |r: &reqwest::Response| {
         let mut headers: Vec<_> = r
             .headers()
@@ -152,10 +138,7 @@ async fn unknown_emails_pay_for_a_bcrypt_check_too(app: TestApp) {
         let mut samples = Vec::new();
         for _ in 0..3 {
             let started = Instant::now();
-            let response = anon
-                .post("/auth/login")
-                .json(&Credentials::new(email, "wrong password"))
-                .await;
+            let response = anon.try_login(email, "wrong password").await;
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
             samples.push(started.elapsed());
         }
@@ -180,8 +163,7 @@ async fn each_login_opens_a_new_session_even_with_an_old_cookie(app: TestApp) {
     // The same browser logs in again: its old cookie goes along, no token.
     let second = first
         .without_token()
-        .post("/auth/login")
-        .json(&Credentials::new("ivy@example.com", PASSWORD))
+        .try_login("ivy@example.com", PASSWORD)
         .await;
     assert_eq!(second.status(), StatusCode::OK);
     let tokens: TokenResponse = second.body().await;
@@ -199,11 +181,7 @@ async fn each_login_opens_a_new_session_even_with_an_old_cookie(app: TestApp) {
 
 backend_test!(login_failures_are_401_invalid_credentials);
 async fn login_failures_are_401_invalid_credentials(app: TestApp) {
-    let response = app
-        .anon()
-        .post("/auth/login")
-        .json(&Credentials::new("nobody@example.com", PASSWORD))
-        .await;
+    let response = app.anon().try_login("nobody@example.com", PASSWORD).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
 
@@ -219,11 +197,7 @@ async fn wrong_password_time(app: &TestApp, email: &str, rounds: usize) -> Durat
     let mut times = Vec::new();
     for _ in 0..rounds {
         let started = Instant::now();
-        let response = app
-            .anon()
-            .post("/auth/login")
-            .json(&Credentials::new(email, "not the password"))
-            .await;
+        let response = app.anon().try_login(email, "not the password").await;
         times.push(started.elapsed());
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }

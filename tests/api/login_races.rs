@@ -6,7 +6,7 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use wristband::api::{Credentials, PasswordChange, TokenResponse};
+use wristband::api::{PasswordChange, TokenResponse};
 use wristband::config::Settings;
 
 use crate::helpers::{PASSWORD, ResponseExt, TestApp, backend_test, base_settings};
@@ -37,9 +37,7 @@ async fn a_login_that_verified_the_old_password_does_not_outlive_the_change(app:
         let anon = app.anon();
         let login = async {
             actix_web::rt::time::sleep(Duration::from_millis(offset_ms)).await;
-            anon.post("/auth/login")
-                .json(&Credentials::new(email.as_str(), PASSWORD))
-                .await
+            anon.try_login(&email, PASSWORD).await
         };
         let (changed, logged_in) = futures_util::future::join(change.into_future(), login).await;
         assert_eq!(changed.status(), StatusCode::OK, "offset {offset_ms} ms");

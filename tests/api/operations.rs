@@ -39,11 +39,7 @@ async fn metrics_count_requests_logins_refreshes_and_revocations(app: TestApp) {
     let alice = app.new_user().await;
     let wrong = app
         .anon()
-        .post("/auth/login")
-        .json(&Credentials::new(
-            alice.user().email.as_str(),
-            "wrong password",
-        ))
+        .try_login(&alice.user().email, "wrong password")
         .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let first = alice.refresh_token();
@@ -104,9 +100,7 @@ async fn reuse_and_lockouts_are_counted(app: TestApp) {
     alice.with_cookie(&first).refresh_refused("reused").await;
     let anon = app.anon();
     for _ in 0..2 {
-        anon.post("/auth/login")
-            .json(&Credentials::new("nobody@example.com", PASSWORD))
-            .await;
+        anon.try_login("nobody@example.com", PASSWORD).await;
     }
     let text = metrics(&app).await;
     assert_eq!(

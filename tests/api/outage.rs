@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use reqwest::{Response, StatusCode};
-use wristband::api::Credentials;
 use wristband::config::Settings;
 
 use crate::helpers::{
@@ -56,13 +55,6 @@ async fn assert_unavailable(response: Response) {
     assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
 }
 
-async fn login(client: &Client, email: &str) -> Response {
-    client
-        .post("/auth/login")
-        .json(&Credentials::new(email, PASSWORD))
-        .await
-}
-
 /// Polls until `/auth/me` answers 200 again, for at most `limit`.
 async fn wait_for_recovery(alice: &Client, limit: Duration) {
     let started = Instant::now();
@@ -86,7 +78,7 @@ async fn an_outage_is_503_fails_closed_and_heals(db: TestDatabase) {
     let app = db.spawn(quick_timeout()).await;
     let alice = app.new_user().await;
     let email = alice.user().email.clone();
-    let fresh = login(&app.anon(), &email).await;
+    let fresh = app.anon().try_login(&email, PASSWORD).await;
     assert_eq!(fresh.status(), StatusCode::OK);
     match db.backend {
         Backend::Postgres => postgres_outage(&db, &app, &alice, &email).await,
@@ -105,14 +97,17 @@ async fn postgres_outage(db: &TestDatabase, app: &TestApp, alice: &Client, email
         "503 within the pool timeout, took {:?}",
         started.elapsed()
     );
-    assert_unavailable(login(&app.anon(), email).await).await;
+    assert_unavailable(app.anon().try_login(email, PASSWORD).await).await;
     assert_eq!(app.anon().get("/healthz").await.status(), StatusCode::OK);
     assert_unavailable(app.anon().get("/readyz").await).await;
 
     give_back(db);
     wait_for_recovery(alice, Duration::from_secs(15)).await;
     assert_eq!(app.anon().get("/readyz").await.status(), StatusCode::OK);
-    assert_eq!(login(&app.anon(), email).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.anon().try_login(email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
 }
 
 /// SQLite keeps serving through the file descriptors it holds (and root, who
@@ -125,7 +120,7 @@ async fn sqlite_lock(db: &TestDatabase, app: &TestApp, email: &str) {
         .batch_execute("BEGIN IMMEDIATE")
         .expect("take the write lock");
     let started = Instant::now();
-    assert_unavailable(login(&app.anon(), email).await).await;
+    assert_unavailable(app.anon().try_login(email, PASSWORD).await).await;
     assert!(
         started.elapsed() < Duration::from_secs(9),
         "{:?}",
@@ -133,7 +128,10 @@ async fn sqlite_lock(db: &TestDatabase, app: &TestApp, email: &str) {
     );
     assert_eq!(app.anon().get("/healthz").await.status(), StatusCode::OK);
     holder.batch_execute("ROLLBACK").expect("release the lock");
-    assert_eq!(login(&app.anon(), email).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.anon().try_login(email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
 }
 
 backend_test!(readiness_checks_the_schema_not_just_the_connection);

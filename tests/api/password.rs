@@ -1,7 +1,7 @@
 //! `POST /auth/password`: the caller keeps a session, every other one dies.
 
 use reqwest::StatusCode;
-use wristband::api::{Credentials, PasswordChange, TokenResponse};
+use wristband::api::{PasswordChange, TokenResponse};
 
 use crate::helpers::{PASSWORD, ResponseExt, TestApp, assert_error, backend_test};
 
@@ -40,15 +40,11 @@ async fn password_change_keeps_the_caller_and_kills_the_rest(app: TestApp) {
     // Only the new password logs in.
     let anon = app.anon();
     assert_eq!(
-        anon.post("/auth/login")
-            .json(&Credentials::new("liz@example.com", PASSWORD))
-            .await
-            .status(),
+        anon.try_login("liz@example.com", PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        anon.post("/auth/login")
-            .json(&Credentials::new("liz@example.com", NEW_PASSWORD))
+        anon.try_login("liz@example.com", NEW_PASSWORD)
             .await
             .status(),
         StatusCode::OK
@@ -68,15 +64,11 @@ async fn a_wrong_current_password_is_403_and_changes_nothing(app: TestApp) {
     assert_eq!(other.get("/auth/me").await.status(), StatusCode::OK);
     let anon = app.anon();
     assert_eq!(
-        anon.post("/auth/login")
-            .json(&Credentials::new("max@example.com", PASSWORD))
-            .await
-            .status(),
+        anon.try_login("max@example.com", PASSWORD).await.status(),
         StatusCode::OK
     );
     assert_eq!(
-        anon.post("/auth/login")
-            .json(&Credentials::new("max@example.com", NEW_PASSWORD))
+        anon.try_login("max@example.com", NEW_PASSWORD)
             .await
             .status(),
         StatusCode::UNAUTHORIZED

@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wristband::api::{ClockState, Credentials, User};
+use wristband::api::{ClockState, User};
 use wristband::config::Settings;
 
 use crate::helpers::{
@@ -64,10 +64,7 @@ async fn test_routes_are_404_without_test_mode(app: TestApp) {
     )
     .await;
     // And nobody was created.
-    let login = anon
-        .post("/auth/login")
-        .json(&Credentials::new("mallory@example.com", PASSWORD))
-        .await;
+    let login = anon.try_login("mallory@example.com", PASSWORD).await;
     assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -200,16 +197,11 @@ async fn the_lockout_ends_when_the_clock_passes_it(app: TestApp) {
     for _ in 0..5 {
         let response = app
             .anon()
-            .post("/auth/login")
-            .json(&Credentials::new("alice@example.com", "wrong password!"))
+            .try_login("alice@example.com", "wrong password!")
             .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    let locked = app
-        .anon()
-        .post("/auth/login")
-        .json(&Credentials::new("alice@example.com", PASSWORD))
-        .await;
+    let locked = app.anon().try_login("alice@example.com", PASSWORD).await;
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
     advance(&app, "5m").await;
     app.login("alice@example.com", PASSWORD).await;
@@ -223,7 +215,7 @@ async fn test_mode_is_refused_when_what_is_bound_is_not_loopback() {
         ..test_mode()
     };
     let mut config = wristband::Config::from_settings(&settings).unwrap();
-    config.bind = "0.0.0.0:0".into();
+    config.network.bind = "0.0.0.0:0".into();
     let refused = wristband::Application::build(config).await;
     let error = refused.err().expect("refused").to_string();
     assert!(error.contains("WRISTBAND_TEST_MODE"), "{error}");

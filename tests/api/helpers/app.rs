@@ -5,8 +5,9 @@ use reqwest::StatusCode;
 use wristband::api::Credentials;
 use wristband::clock::Clock;
 use wristband::config::{Config, Settings};
+use wristband::cookies::RefreshCookie;
 use wristband::startup::Application;
-use wristband::tokens::{AccessTokens, Keyring, RefreshCookie};
+use wristband::tokens::{AccessTokens, Keyring};
 
 use super::{ADMIN_EMAIL, Client, PASSWORD, SECRET, TestDatabase};
 
@@ -28,8 +29,8 @@ impl TestApp {
         let mut full = settings.clone();
         full.database_url = Some(database.url.clone());
         let mut config = Config::from_settings(&full).expect("test configuration is valid");
-        config.workers = Some(2);
-        let cookie = RefreshCookie::new(config.cookie_secure);
+        config.operations.workers = Some(2);
+        let cookie = RefreshCookie::new(config.network.cookie_secure);
         let app = Application::build(config)
             .await
             .expect("test server starts");
@@ -56,10 +57,7 @@ impl TestApp {
     /// Logs in an existing user with `password`: asserts 200 and a refresh cookie.
     pub async fn login(&self, email: &str, password: &str) -> Client {
         let client = self.anon();
-        let response = client
-            .post("/auth/login")
-            .json(&Credentials::new(email, password))
-            .await;
+        let response = client.try_login(email, password).await;
         assert_eq!(response.status(), StatusCode::OK, "login");
         assert!(client.has_refresh_token(), "login sets the refresh cookie");
         client.signed_in(response).await
@@ -104,10 +102,10 @@ impl TestApp {
         .expect("valid settings");
         AccessTokens::new(
             Keyring::configured(SECRET.as_bytes(), &[]),
-            &config.issuer,
-            &config.audience,
-            config.access_ttl,
-            config.clock_leeway,
+            &config.keys.issuer,
+            &config.keys.audience,
+            config.keys.access_ttl,
+            config.keys.clock_leeway,
             Clock::system(),
         )
     }

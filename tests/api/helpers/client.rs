@@ -12,7 +12,8 @@
 //! instance) return an independent copy, so presenting an old token is
 //! `client.with_cookie(&old).refresh_refused("reused")`.
 //!
-//! The endpoints with client-side state have methods: `refresh()` (asserts
+//! The endpoints with client-side state have methods: `try_login(email,
+//! password)` (keeps the cookies, returns the answer), `refresh()` (asserts
 //! success, keeps the new token), `refresh_refused(reason)`, `logout()`,
 //! `current_session()`. Bodies are the crate's `wristband::api` types;
 //! `serde_json::json!` only for deliberately odd ones.
@@ -28,8 +29,8 @@ use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wristband::api::{Session, TokenResponse, User};
-use wristband::tokens::{DeviceCookie, RefreshCookie};
+use wristband::api::{Credentials, Session, TokenResponse, User};
+use wristband::cookies::{DeviceCookie, RefreshCookie};
 
 use super::{TestApp, assert_error};
 
@@ -184,6 +185,15 @@ impl Client {
 
     pub fn delete(&self, path: &str) -> TestRequest<'_> {
         self.request(Method::DELETE, path)
+    }
+
+    /// `POST /auth/login` with `email` and `password` as plain [`Credentials`];
+    /// keeps the cookies the answer sets (not its token: see
+    /// [`Client::signed_in`]), and returns the answer unread.
+    pub async fn try_login(&self, email: &str, password: &str) -> Response {
+        self.post("/auth/login")
+            .json(&Credentials::new(email, password))
+            .await
     }
 
     /// `POST /auth/refresh` with its cookie; asserts 200 and a new cookie, and

@@ -63,7 +63,7 @@ pub async fn rotate_signing_key(app: &TestApp, algorithm: KeyAlgorithm) -> Strin
     let db = database(app);
     actix_web::web::block(move || {
         with_connection(&db, |conn| {
-            wristband::tokens::keys::rotate(conn, algorithm, Clock::system().now()).unwrap()
+            wristband::startup::keyring::rotate(conn, algorithm, Clock::system().now()).unwrap()
         })
     })
     .await

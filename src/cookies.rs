@@ -9,8 +9,8 @@
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time};
 
-use super::RefreshToken;
 use crate::devices::DeviceToken;
+use crate::tokens::RefreshToken;
 
 /// A cookie with Wristband's attributes: `Path=/; Secure; HttpOnly;
 /// SameSite=Strict; Max-Age=N` (without `Secure` when `secure` is false). The
