@@ -14,6 +14,7 @@ use actix_web::{App, HttpServer, web};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::password;
+use crate::auth::password::Hasher;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::cookies::{DeviceCookie, RefreshCookie};
@@ -24,8 +25,9 @@ use crate::http::{headers, observe, origin, timeout, tls};
 use crate::mac::random_key;
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::sessions::{Sessions, purge};
+use crate::sessions::{Parts, Sessions, purge};
 use crate::state::AppState;
+use crate::tokens::AccessTokens;
 use crate::users::{self, AdminSetup};
 
 pub mod keyring;
@@ -181,16 +183,29 @@ impl Application {
             })?),
             None => None,
         };
-        let sessions = Sessions::new(
-            &config,
+        let parts = Parts {
+            access: Arc::new(AccessTokens::new(
+                keys.keyring,
+                &config.keys.issuer,
+                &config.keys.audience,
+                config.keys.access_ttl,
+                config.keys.clock_leeway,
+                clock.clone(),
+            )),
+            hasher: Arc::new(Hasher::with_range_api(
+                config.sessions.bcrypt_cost,
+                range_api,
+            )),
             db,
-            keys,
-            dummy_hash,
-            metrics.clone(),
             clock,
-            range_api,
-        );
+            metrics: metrics.clone(),
+        };
+        let sessions = Sessions::new(&config, &parts, &keys.refresh_secret, dummy_hash);
         let state = web::Data::new(AppState {
+            db: parts.db,
+            clock: parts.clock,
+            access: parts.access,
+            hasher: parts.hasher,
             sessions,
             cookie: RefreshCookie::new(config.network.cookie_secure),
             device_cookie: DeviceCookie::new(config.network.cookie_secure),
@@ -214,9 +229,9 @@ impl Application {
         let retention = chrono::TimeDelta::from_std(state.config.sessions.purge_retention)
             .unwrap_or(chrono::TimeDelta::MAX);
         purge::spawn(
-            state.db().clone(),
-            state.sessions.clock().clone(),
-            state.sessions.policy().idle_ttl,
+            state.db.clone(),
+            state.clock.clone(),
+            state.config.sessions.policy().idle_ttl,
             state.config.sessions.purge_interval,
             retention,
         );

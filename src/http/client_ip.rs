@@ -12,8 +12,8 @@ use actix_web::{FromRequest, HttpRequest};
 
 use super::extract::state_of;
 use crate::auth::ClientInfo;
-use crate::clock::Clock;
 use crate::error::ApiError;
+use chrono::NaiveDateTime;
 
 /// The client IP: the peer address, or with `trust_proxy` the last entry of
 /// the last `X-Forwarded-For` header (the one the trusted proxy appended,
@@ -38,14 +38,14 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-fn client_info(req: &HttpRequest, trust_proxy: bool, clock: Clock) -> ClientInfo {
+fn client_info(req: &HttpRequest, trust_proxy: bool, now: NaiveDateTime) -> ClientInfo {
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(256).collect());
     ClientInfo {
-        clock,
+        now,
         ip: client_ip(req, trust_proxy).map(|ip| ip.to_string()),
         user_agent,
     }
@@ -56,19 +56,17 @@ impl FromRequest for ClientInfo {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(state_of(req).map(|state| {
-            client_info(
-                req,
-                state.config.network.trust_proxy,
-                state.sessions.clock().clone(),
-            )
-        }))
+        ready(
+            state_of(req)
+                .map(|state| client_info(req, state.config.network.trust_proxy, state.clock.now())),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock;
     use actix_web::test::TestRequest;
 
     #[test]
@@ -78,11 +76,13 @@ mod tests {
             .insert_header(("x-forwarded-for", "6.6.6.6, 203.0.113.7"))
             .to_http_request();
         assert_eq!(
-            client_info(&req, true, Clock::system()).ip.as_deref(),
+            client_info(&req, true, Clock::system().now()).ip.as_deref(),
             Some("203.0.113.7")
         );
         assert_eq!(
-            client_info(&req, false, Clock::system()).ip.as_deref(),
+            client_info(&req, false, Clock::system().now())
+                .ip
+                .as_deref(),
             Some("10.0.0.1")
         );
         // A proxy that adds a line of its own after the client's.
@@ -92,7 +92,7 @@ mod tests {
             .append_header(("x-forwarded-for", "203.0.113.8"))
             .to_http_request();
         assert_eq!(
-            client_info(&req, true, Clock::system()).ip.as_deref(),
+            client_info(&req, true, Clock::system().now()).ip.as_deref(),
             Some("203.0.113.8")
         );
     }

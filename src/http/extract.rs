@@ -84,7 +84,7 @@ pub fn require_shared_secret(
 pub fn verified_claims(req: &HttpRequest) -> Option<AccessClaims> {
     let state = state_of(req).ok()?;
     let token = bearer_token(req).ok()?;
-    state.sessions.access().verify(&token).ok()
+    state.access.verify(&token).ok()
 }
 
 impl FromRequest for AuthUser {

@@ -71,7 +71,7 @@ pub async fn list_users(
             "email must not contain control characters",
         ));
     }
-    let (users, total) = users::list_users(state.db(), email, limit, offset).await?;
+    let (users, total) = users::list_users(&state.db, email, limit, offset).await?;
     Ok(web::Json(UserList { users, total }))
 }
 
@@ -109,7 +109,16 @@ pub async fn create_user(
         .transpose()?
         .unwrap_or(Role::User);
     let actor = Some(admin.0.user.id.clone());
-    let user = users::create_user(&state.sessions, &email, password, role, client, actor).await?;
+    let user = users::create_user(
+        &state.db,
+        &state.hasher,
+        &email,
+        password,
+        role,
+        client,
+        actor,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -135,7 +144,7 @@ pub async fn get_user(
     id: web::Path<UserId>,
 ) -> Result<web::Json<User>, ApiError> {
     Ok(web::Json(
-        users::get_user(state.db(), id.into_inner()).await?,
+        users::get_user(&state.db, id.into_inner()).await?,
     ))
 }
 
@@ -204,7 +213,7 @@ pub async fn list_user_sessions(
     id: web::Path<UserId>,
 ) -> Result<web::Json<Vec<Session>>, ApiError> {
     let id = id.into_inner();
-    users::get_user(state.db(), id.clone()).await?;
+    users::get_user(&state.db, id.clone()).await?;
     let sessions = state.sessions.list_live(id, Some(admin.0.session_id));
     Ok(web::Json(sessions.await?))
 }
@@ -291,7 +300,7 @@ pub async fn audit(
     let AuditQuery { user_id, limit } = query.into_inner();
     let limit = bounded(limit, 100, 1000, "limit must be from 0 to 1000")?;
     let events = state
-        .db()
+        .db
         .run(move |conn| Ok::<_, ApiError>(AuditRow::list(conn, user_id.as_ref(), limit)?))
         .await?;
     Ok(web::Json(

@@ -43,8 +43,16 @@ pub async fn register(
         return Err(ApiError::RegistrationClosed);
     }
     let Credentials { email, password } = body.into_inner();
-    let user =
-        users::create_user(&state.sessions, &email, password, Role::User, client, None).await?;
+    let user = users::create_user(
+        &state.db,
+        &state.hasher,
+        &email,
+        password,
+        Role::User,
+        client,
+        None,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(Registered { user }))
 }
 

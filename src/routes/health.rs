@@ -35,7 +35,7 @@ pub async fn healthz() -> HttpResponse {
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
-        .db()
+        .db
         .run(|conn| Ok::<_, ApiError>(crate::db::check_schema(conn)?))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))

@@ -18,5 +18,5 @@ use crate::tokens::keys::Jwks;
     )
 )]
 pub async fn jwks(state: web::Data<AppState>) -> web::Json<Jwks> {
-    web::Json(state.sessions.access().jwks())
+    web::Json(state.access.jwks())
 }

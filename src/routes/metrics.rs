@@ -31,7 +31,7 @@ pub async fn metrics(
     if let Some(expected) = &state.config.operations.metrics_token {
         require_shared_secret(&req, expected)?;
     }
-    let (connections, idle) = state.db().pool_state();
+    let (connections, idle) = state.db.pool_state();
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render(connections, idle)))

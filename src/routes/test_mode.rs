@@ -52,7 +52,8 @@ pub async fn create_user(
     let role = users::parse_role(role.as_deref().unwrap_or("user"))?;
     let password = password.unwrap_or_else(random_password);
     let user = users::create_user(
-        &state.sessions,
+        &state.db,
+        &state.hasher,
         &email,
         password,
         role,
@@ -68,7 +69,7 @@ pub async fn create_user(
 }
 
 fn clock_state(state: &AppState) -> ClockState {
-    let clock = state.sessions.clock();
+    let clock = &state.clock;
     ClockState {
         now: clock.now_utc(),
         offset_seconds: clock.offset().as_secs(),
@@ -109,7 +110,7 @@ pub async fn advance_clock(
     let by = parse_duration(&body.into_inner().advance).map_err(|_| {
         ApiError::InvalidRequest("advance must be a duration forward: 30s, 15m, 8d or seconds")
     })?;
-    state.sessions.clock().advance(by).map_err(|e| match e {
+    state.clock.advance(by).map_err(|e| match e {
         ClockError::TooFar => ApiError::InvalidRequest("advance is too far"),
         ClockError::NotMovable => ApiError::NotFound,
     })?;

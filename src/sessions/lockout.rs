@@ -168,7 +168,7 @@ impl Sessions {
         let mut pause = Duration::from_millis(10);
         loop {
             let (email, devices) = (email.clone(), devices.to_vec());
-            let (limits, now) = (self.lockout.limits(ATTEMPT_TTL), client.clock.now());
+            let (limits, now) = (self.lockout.limits(ATTEMPT_TTL), client.now);
             let start = self
                 .db
                 .write(move |conn| {
@@ -229,7 +229,7 @@ impl Sessions {
                 conn.transaction(|conn| {
                     let locked = match (&email, &id) {
                         (Some(email), Some(id)) => {
-                            let now = client.clock.now();
+                            let now = client.now;
                             login_failures::fail(conn, email, &class, id, now, limits)?
                         }
                         _ => false,

@@ -205,7 +205,7 @@ impl Sessions {
             place,
         } = opening;
         let attempt = place.as_ref().and_then(|p| p.id()).map(str::to_owned);
-        let now = client.clock.now();
+        let now = client.now;
         let expires_at = self
             .db
             .write(move |conn| {

@@ -36,6 +36,7 @@ mod queue;
 mod revoke;
 mod rotate;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
@@ -49,7 +50,6 @@ pub use crate::config::{Lockout, SessionPolicy};
 use crate::api::GrantFailure;
 use crate::api::{Session, TokenResponse};
 use crate::auth::CredentialError;
-use crate::auth::blocklist::RangeApi;
 use crate::auth::password::Hasher;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -58,7 +58,6 @@ use crate::db::users::UserRow;
 use crate::db::{Database, DbError, SessionId, UserId};
 use crate::devices::{DeviceKey, DeviceToken};
 use crate::metrics::Metrics;
-use crate::tokens::keys::Keys;
 use crate::tokens::{AccessTokens, RefreshKey, RefreshToken, TokenError};
 
 /// Why a session flow did not go through. The HTTP edge
@@ -178,7 +177,7 @@ pub struct AuthUser {
     pub session_id: SessionId,
     /// The user as the liveness check found them: current version and role
     /// (not the ones in the token).
-    pub user: std::sync::Arc<LiveUser>,
+    pub user: Arc<LiveUser>,
 }
 
 /// Tokens handed out by login, refresh and password change. (No `Debug`:
@@ -198,17 +197,17 @@ pub struct Issued {
 pub struct Sessions {
     db: Database,
     policy: SessionPolicy,
-    access: AccessTokens,
+    access: Arc<AccessTokens>,
     refresh_key: RefreshKey,
     device_key: DeviceKey,
-    liveness: std::sync::Arc<LivenessCache>,
-    metrics: std::sync::Arc<Metrics>,
+    liveness: Arc<LivenessCache>,
+    metrics: Arc<Metrics>,
     lockout: Lockout,
     /// This instance's queues of login attempts, one per account and class.
-    queues: std::sync::Arc<queue::Queues>,
+    queues: Arc<queue::Queues>,
     /// The users whose password hash a login is replacing now.
     rehashing: login::Rehashing,
-    hasher: Hasher,
+    hasher: Arc<Hasher>,
     /// A bcrypt hash of a random password at the configured cost: unknown
     /// emails are verified against it so they take as long as wrong passwords.
     dummy_hash: SecretString,
@@ -216,70 +215,48 @@ pub struct Sessions {
     clock: Clock,
 }
 
+/// The parts the session rules share with the rest of the server (which
+/// holds them side by side in its state): the database, the clock, the access
+/// tokens and bcrypt, and the metrics.
+pub struct Parts {
+    /// The database.
+    pub db: Database,
+    /// What every rule reads the time from.
+    pub clock: Clock,
+    /// The access-token issuer and verifier.
+    pub access: Arc<AccessTokens>,
+    /// bcrypt, bounded by the cores.
+    pub hasher: Arc<Hasher>,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
+}
+
 impl Sessions {
-    /// The session rules over `db`, with `keys`, timed by `clock`; new
-    /// passwords are also checked against `range_api`, when there is one.
+    /// The session rules of `config`, on `parts`; refresh tokens and device
+    /// cookies are keyed from `refresh_secret`, and unknown emails are
+    /// checked against `dummy_hash`.
     pub fn new(
         config: &Config,
-        db: Database,
-        keys: Keys,
+        parts: &Parts,
+        refresh_secret: &SecretString,
         dummy_hash: SecretString,
-        metrics: std::sync::Arc<Metrics>,
-        clock: Clock,
-        range_api: Option<RangeApi>,
     ) -> Self {
+        let secret = refresh_secret.expose_secret().as_bytes();
         Self {
-            db,
+            db: parts.db.clone(),
             policy: config.sessions.policy(),
-            access: AccessTokens::new(
-                keys.keyring,
-                &config.keys.issuer,
-                &config.keys.audience,
-                config.keys.access_ttl,
-                config.keys.clock_leeway,
-                clock.clone(),
-            ),
-            refresh_key: RefreshKey::derive(keys.refresh_secret.expose_secret().as_bytes()),
-            device_key: DeviceKey::derive(keys.refresh_secret.expose_secret().as_bytes()),
-            clock,
-            liveness: std::sync::Arc::new(LivenessCache::new(LIVENESS_TTL, live::CAPACITY)),
-            metrics,
+            access: parts.access.clone(),
+            refresh_key: RefreshKey::derive(secret),
+            device_key: DeviceKey::derive(secret),
+            clock: parts.clock.clone(),
+            liveness: Arc::new(LivenessCache::new(LIVENESS_TTL, live::CAPACITY)),
+            metrics: parts.metrics.clone(),
             lockout: config.sessions.lockout(),
             queues: Default::default(),
             rehashing: Default::default(),
-            hasher: Hasher::with_range_api(config.sessions.bcrypt_cost, range_api),
+            hasher: parts.hasher.clone(),
             dummy_hash,
         }
-    }
-
-    /// The clock every rule reads.
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
-    /// bcrypt, bounded by the cores.
-    pub fn hasher(&self) -> &Hasher {
-        &self.hasher
-    }
-
-    /// The database.
-    pub fn db(&self) -> &Database {
-        &self.db
-    }
-
-    /// The lifetimes in force.
-    pub fn policy(&self) -> &SessionPolicy {
-        &self.policy
-    }
-
-    /// The access-token issuer and verifier.
-    pub fn access(&self) -> &AccessTokens {
-        &self.access
-    }
-
-    /// The refresh-token key.
-    pub fn refresh_key(&self) -> &RefreshKey {
-        &self.refresh_key
     }
 
     /// Builds the token response for generation `generation` of `session_id`.

@@ -18,7 +18,6 @@ use diesel::QueryResult;
 use super::SessionError;
 use super::{AuthUser, LivenessCache, Sessions};
 use crate::auth::ClientInfo;
-use crate::clock::Clock;
 use crate::db::audit::{AuditKind, NewAuditEvent};
 use crate::db::sessions::SessionRow;
 use crate::db::token_versions::TokenVersion;
@@ -30,12 +29,13 @@ use crate::tokens::AccessClaims;
 
 /// What one piece of work revoked. Build one only through
 /// [`Sessions::revoking`]; start-up and the CLI, which run before any cache
-/// exists, may use `Revocations::default()` directly.
-#[derive(Debug, Default)]
+/// exists, may use [`Revocations::at`] directly.
+#[derive(Debug)]
 #[must_use]
 pub struct Revocations {
-    /// What revocations are stamped with (the system clock by default).
-    clock: Clock,
+    /// When the work runs, by the server's clock: what revocations are
+    /// stamped with.
+    now: chrono::NaiveDateTime,
     sessions: Vec<SessionId>,
     users: Vec<UserId>,
     /// One entry per revocation that took effect: its cause (the name of the
@@ -44,9 +44,19 @@ pub struct Revocations {
 }
 
 impl Revocations {
-    /// The time by the server's clock.
+    /// Nothing revoked yet, at `now`.
+    pub fn at(now: chrono::NaiveDateTime) -> Self {
+        Self {
+            now,
+            sessions: Vec::new(),
+            users: Vec::new(),
+            causes: Vec::new(),
+        }
+    }
+
+    /// The time the work runs at, by the server's clock.
     pub fn now(&self) -> chrono::NaiveDateTime {
-        self.clock.now()
+        self.now
     }
 
     /// Revokes one session (only if it belongs to `owner`, when given) for
@@ -59,7 +69,7 @@ impl Revocations {
         cause: AuditKind,
     ) -> QueryResult<bool> {
         self.sessions.push(id.clone());
-        let revoked = SessionRow::revoke(conn, id, owner, self.clock.now())?;
+        let revoked = SessionRow::revoke(conn, id, owner, self.now)?;
         if revoked {
             self.causes.push(cause.as_str());
         }
@@ -79,7 +89,7 @@ impl Revocations {
     ) -> QueryResult<i64> {
         self.users.push(user_id.clone());
         let version = TokenVersion::bump(conn, user_id)?;
-        SessionRow::revoke_all_for_user(conn, user_id, keep, self.clock.now())?;
+        SessionRow::revoke_all_for_user(conn, user_id, keep, self.now)?;
         self.causes.push(cause);
         Ok(version)
     }
@@ -96,7 +106,7 @@ impl Revocations {
         cause: AuditKind,
     ) -> QueryResult<u64> {
         let mut revoked = 0;
-        let live = SessionRow::list_live(conn, user_id, self.clock.now(), idle_ttl)?;
+        let live = SessionRow::list_live(conn, user_id, self.now, idle_ttl)?;
         for id in live.into_iter().map(|s| s.id) {
             if id != *keep && self.session(conn, &id, Some(user_id), cause)? {
                 revoked += 1;
@@ -155,10 +165,8 @@ impl Sessions {
         E: From<DbError> + Send + 'static,
     {
         let (liveness, metrics) = (self.liveness.clone(), self.metrics.clone());
-        let recorded = std::sync::Arc::new(std::sync::Mutex::new(Revocations {
-            clock: self.clock.clone(),
-            ..Revocations::default()
-        }));
+        let recorded =
+            std::sync::Arc::new(std::sync::Mutex::new(Revocations::at(self.clock.now())));
         let during = recorded.clone();
         let work = move |conn: &mut DbConnection| {
             let mut revocations = during.lock().unwrap_or_else(|e| e.into_inner());

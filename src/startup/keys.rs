@@ -103,14 +103,14 @@ pub(super) fn spawn_keyring_reload(state: web::Data<AppState>) {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            let (config, clock) = (&state.config, state.sessions.clock());
+            let (config, clock) = (&state.config, &state.clock);
             let (algorithm, previous) = (
                 config.keys.jwt_algorithm,
                 config.keys.jwt_previous_secrets.clone(),
             );
             let (window, now) = (config.keys.retirement_window(), clock.now());
             let loaded = state
-                .db()
+                .db
                 .run(move |conn| {
                     Ok::<_, crate::db::DbError>(keys::load(
                         conn, algorithm, &previous, window, now,
@@ -121,7 +121,7 @@ pub(super) fn spawn_keyring_reload(state: web::Data<AppState>) {
                 Ok(Some(ring)) => {
                     let current = ring.current();
                     let (kid, signs) = (current.kid().to_owned(), current.algorithm());
-                    if state.sessions.access().replace_keyring(ring) {
+                    if state.access.replace_keyring(ring) {
                         log::info!("signing keys reloaded; current kid {kid}");
                         if signs != algorithm {
                             log::warn!(

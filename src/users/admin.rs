@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 
 use super::{UserError, insert_user};
 use crate::auth::{ClientInfo, email, password};
+use crate::clock::Clock;
 use crate::db::audit::AuditKind;
 use crate::db::schema::users;
 use crate::db::users::UserRow;
@@ -51,7 +52,7 @@ pub fn setup_admin(
 ) -> Result<AdminSetup, UserError> {
     let email = email::normalize(email)?;
     password::check_policy(password)?;
-    let client = ClientInfo::default();
+    let client = ClientInfo::at(Clock::system().now());
     // Two instances may start at once: a lost insert race means the user now
     // exists, and the second pass takes the existing-user path.
     for _ in 0..2 {
@@ -74,9 +75,9 @@ pub fn setup_admin(
         } else {
             None
         };
-        let mut revocations = Revocations::default();
+        let mut revocations = Revocations::at(client.now);
         conn.transaction(|conn| {
-            let now = client.clock.now();
+            let now = client.now;
             UserRow::set_role(conn, &user.id, Role::Admin, now)?;
             if let Some(hash) = &hash {
                 UserRow::set_disabled(conn, &user.id, false, now)?;

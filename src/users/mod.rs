@@ -10,6 +10,7 @@ pub use admin::{AdminSetup, setup_admin};
 use diesel::Connection;
 
 use crate::api::{Password, User};
+use crate::auth::password::Hasher;
 use crate::auth::{ClientInfo, CredentialError, email};
 use crate::db::audit::AuditKind;
 use crate::db::users::{NewUser, UserRow};
@@ -67,7 +68,7 @@ fn insert_user(
     client: &ClientInfo,
     actor: Option<&UserId>,
 ) -> Result<UserRow, UserError> {
-    let (id, now) = (UserId::new(), client.clock.now());
+    let (id, now) = (UserId::new(), client.now);
     let new = NewUser {
         id: &id,
         email,
@@ -92,7 +93,8 @@ fn insert_user(
 
 /// Creates a user (registration, or an admin's request when `actor` is set).
 pub async fn create_user(
-    sessions: &Sessions,
+    db: &Database,
+    hasher: &Hasher,
     email: &str,
     password: Password,
     role: Role,
@@ -100,14 +102,12 @@ pub async fn create_user(
     actor: Option<UserId>,
 ) -> Result<User, UserError> {
     let email = email::normalize(email)?;
-    sessions.hasher().check_new(password.expose()).await?;
-    let hash = sessions.hasher().hash(password.into_secret()).await?;
-    sessions
-        .db()
-        .write(move |conn| {
-            Ok(insert_user(conn, &email, &hash, role, &client, actor.as_ref())?.into())
-        })
-        .await
+    hasher.check_new(password.expose()).await?;
+    let hash = hasher.hash(password.into_secret()).await?;
+    db.write(move |conn| {
+        Ok(insert_user(conn, &email, &hash, role, &client, actor.as_ref())?.into())
+    })
+    .await
 }
 
 /// The user with this id, or 404.
