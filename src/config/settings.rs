@@ -89,13 +89,13 @@ settings! {
     allowed_origins: "WRISTBAND_ALLOWED_ORIGINS",
     /// `open` or `closed`
     registration: "WRISTBAND_REGISTRATION",
-    /// Consecutive login failures before an account is locked
+    /// Consecutive login failures before a client class of an account (a known device, or every untrusted client) is locked
     login_max_failures: "WRISTBAND_LOGIN_MAX_FAILURES",
-    /// How long a locked account stays locked
+    /// How long a locked client class stays locked
     login_lockout: "WRISTBAND_LOGIN_LOCKOUT",
     /// Per-client-IP limit on login, register and refresh
     rate_limit_per_minute: "WRISTBAND_RATE_LIMIT_PER_MINUTE",
-    /// How long a request waits for a database connection before 503
+    /// How long a request waits for its database work (connection, lock, statement) before 503
     database_timeout: "WRISTBAND_DATABASE_TIMEOUT",
     /// Use X-Forwarded-For / X-Forwarded-Proto (only behind a trusted proxy)
     trust_proxy: "WRISTBAND_TRUST_PROXY",
