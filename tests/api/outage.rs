@@ -24,6 +24,15 @@ fn quick_timeout() -> Settings {
     }
 }
 
+/// A connection of this test's own to the SQLite file, that waits (as the
+/// server's do) rather than failing when the server is writing at that moment.
+fn sqlite_file(path: &str) -> SqliteConnection {
+    let mut conn = SqliteConnection::establish(path).expect("open the file");
+    conn.batch_execute("PRAGMA busy_timeout = 5000")
+        .expect("set the busy timeout");
+    conn
+}
+
 /// The PostgreSQL server's URL and this test database's name.
 fn postgres_admin(db: &TestDatabase) -> (PgConnection, String) {
     let (base, name) = db.url.rsplit_once('/').expect("a database URL");
@@ -115,7 +124,7 @@ async fn postgres_outage(db: &TestDatabase, app: &TestApp, alice: &Client, email
 /// the write lock: writes answer 503 once SQLite's busy wait is over.
 async fn sqlite_lock(db: &TestDatabase, app: &TestApp, email: &str) {
     let path = db.url.strip_prefix("sqlite://").expect("a SQLite file");
-    let mut holder = SqliteConnection::establish(path).expect("open the file");
+    let mut holder = sqlite_file(path);
     holder
         .batch_execute("BEGIN IMMEDIATE")
         .expect("take the write lock");
@@ -145,9 +154,7 @@ async fn readiness_checks_the_schema_not_just_the_connection(db: TestDatabase) {
             .batch_execute(drop),
         Backend::Sqlite => {
             let path = db.url.strip_prefix("sqlite://").expect("a SQLite file");
-            SqliteConnection::establish(path)
-                .expect("open the file")
-                .batch_execute(drop)
+            sqlite_file(path).batch_execute(drop)
         }
     }
     .expect("drop a table");
@@ -223,8 +230,7 @@ fn hold_database(db: &TestDatabase, held: Duration) -> std::thread::JoinHandle<(
         let (begin, mut conn): (&str, Box<dyn SimpleConnection>) = match backend {
             Backend::Sqlite => {
                 let path = url.strip_prefix("sqlite://").expect("a SQLite file");
-                let conn = SqliteConnection::establish(path).expect("open the file");
-                ("BEGIN EXCLUSIVE", Box::new(conn))
+                ("BEGIN EXCLUSIVE", Box::new(sqlite_file(path)))
             }
             Backend::Postgres => {
                 let conn = PgConnection::establish(&url).expect("PostgreSQL");
