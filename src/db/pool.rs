@@ -169,7 +169,24 @@ impl Database {
     /// Applies the pending embedded migrations of this backend; returns how many ran.
     pub fn migrate(&self) -> Result<usize, MigrationError> {
         let mut conn = self.pool.get_timeout(STARTUP_TIMEOUT)?;
-        run_migrations(&mut conn)
+        // A migration (or waiting for another instance's, behind the advisory
+        // lock) may take longer than a request's statement: no statement or
+        // lock timeout while they run, the connection's own again after.
+        let ms = |d: Duration| d.as_millis();
+        let timeouts = |conn: &mut DbConnection, statement: Duration, busy: Duration| match conn {
+            DbConnection::Pg(c) => c.batch_execute(&format!(
+                "SET statement_timeout = {}; SET lock_timeout = {}",
+                ms(statement),
+                ms(statement)
+            )),
+            DbConnection::Sqlite(c) => {
+                c.batch_execute(&format!("PRAGMA busy_timeout = {}", ms(busy)))
+            }
+        };
+        timeouts(&mut conn, Duration::ZERO, STARTUP_TIMEOUT)?;
+        let ran = run_migrations(&mut conn);
+        timeouts(&mut conn, self.timeout, self.timeout)?;
+        ran
     }
 
     /// A connection for blocking code that is already off the async workers
