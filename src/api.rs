@@ -61,6 +61,8 @@ pub struct User {
     pub id: UserId,
     /// Normalised email.
     pub email: String,
+    /// Whether the user proved they read mail at `email`.
+    pub email_verified: bool,
     /// `user` or `admin`.
     pub role: Role,
     /// Whether the user is disabled.
@@ -74,6 +76,7 @@ impl From<UserRow> for User {
         Self {
             id: row.id,
             email: row.email,
+            email_verified: row.email_verified,
             role: row.role,
             disabled: row.disabled,
             created_at: utc(row.created_at),
@@ -410,6 +413,9 @@ pub struct TestUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
+    /// Whether the address starts verified (default `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
 }
 
 /// `POST /test/clock` body (test mode only).
@@ -429,4 +435,110 @@ pub struct ClockState {
     pub now: DateTime<Utc>,
     /// How far it is ahead of the system clock, in seconds.
     pub offset_seconds: u64,
+}
+
+/// `POST /auth/password-reset` body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    /// The account's address, as typed.
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+}
+
+/// `POST /auth/password-reset/confirm` body.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct ResetConfirm {
+    /// The token from the link's `#reset-password=` fragment.
+    #[schema(value_type = String, max_length = 128)]
+    pub token: LinkToken,
+    /// The new password (8 to 72 bytes, not a common one).
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 72)]
+    pub new_password: Password,
+}
+
+/// `POST /auth/verify-email` and `POST /auth/email/confirm` body.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct LinkConfirm {
+    /// The token from the link's fragment.
+    #[schema(value_type = String, max_length = 128)]
+    pub token: LinkToken,
+}
+
+/// `POST /auth/email` body.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct EmailChange {
+    /// The address to move to.
+    #[schema(format = Email, max_length = 254)]
+    pub new_email: String,
+    /// The current password.
+    #[schema(value_type = String, format = Password)]
+    pub current_password: Password,
+}
+
+/// The token of a mailed link: redacted in `Debug`.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct LinkToken(String);
+
+impl LinkToken {
+    /// The token.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl From<&str> for LinkToken {
+    fn from(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+impl std::fmt::Debug for LinkToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkToken(..)")
+    }
+}
+
+/// `{}`: the answer of requests that send mail (202).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct Accepted {}
+
+/// A mail in test mode's mailbox.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Mail {
+    /// The mail's id.
+    pub id: String,
+    /// The recipient.
+    pub to: String,
+    /// The subject.
+    pub subject: String,
+    /// The text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+    /// When it was written to the outbox.
+    pub created_at: DateTime<Utc>,
+    /// When it was sent (or captured); `null` while it waits.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::mail::OpenedMail> for Mail {
+    fn from(mail: crate::mail::OpenedMail) -> Self {
+        Self {
+            id: mail.row.id,
+            to: mail.row.recipient,
+            subject: mail.row.subject,
+            text: mail.text,
+            html: mail.html,
+            created_at: utc(mail.row.created_at),
+            sent_at: mail.row.sent_at.map(utc),
+        }
+    }
+}
+
+/// `GET /test/mailbox` query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MailboxQuery {
+    /// Only mails to this address.
+    pub to: Option<String>,
 }

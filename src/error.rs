@@ -78,6 +78,17 @@ pub enum ApiError {
     /// The request was not read within the time allowed.
     #[error("request timeout")]
     RequestTimeout,
+    /// A mailed link's token is unknown, expired, spent or superseded (400,
+    /// unlike a refused Bearer token's 401).
+    #[error("invalid link")]
+    InvalidLink,
+    /// The address is verified already.
+    #[error("already verified")]
+    AlreadyVerified,
+    /// A right password for an unverified address, while verified addresses
+    /// are required.
+    #[error("email not verified")]
+    EmailNotVerified,
     /// The database (or the blocking pool) cannot serve now.
     #[error("unavailable")]
     Unavailable,
@@ -108,6 +119,9 @@ impl ApiError {
             Self::InvalidOrigin => "invalid_origin",
             Self::TooManyRequests(_) => "too_many_requests",
             Self::RequestTimeout => "request_timeout",
+            Self::InvalidLink => "invalid_token",
+            Self::AlreadyVerified => "already_verified",
+            Self::EmailNotVerified => "email_not_verified",
             Self::Unavailable => "unavailable",
         }
     }
@@ -137,6 +151,13 @@ impl ApiError {
             Self::InvalidOrigin => "This request is not allowed from that origin.".into(),
             Self::TooManyRequests(_) => "Too many attempts; try again later.".into(),
             Self::RequestTimeout => "The request was not received in time.".into(),
+            Self::InvalidLink => {
+                "The link is not valid: it is unknown, expired, already used, or a newer one was sent.".into()
+            }
+            Self::AlreadyVerified => "The email address is already verified.".into(),
+            Self::EmailNotVerified => {
+                "The email address is not verified yet: open the link in the verification mail.".into()
+            }
             Self::Unavailable => "The service is temporarily unavailable.".into(),
         }
     }
@@ -145,10 +166,11 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) | Self::InvalidEmail | Self::WeakPassword(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            Self::EmailTaken | Self::LastAdmin => StatusCode::CONFLICT,
+            Self::InvalidRequest(_)
+            | Self::InvalidEmail
+            | Self::WeakPassword(_)
+            | Self::InvalidLink => StatusCode::BAD_REQUEST,
+            Self::EmailTaken | Self::LastAdmin | Self::AlreadyVerified => StatusCode::CONFLICT,
             Self::InvalidCredentials
             | Self::InvalidGrant(_)
             | Self::MissingToken
@@ -156,6 +178,7 @@ impl ResponseError for ApiError {
             Self::WrongCurrentPassword
             | Self::Forbidden
             | Self::RegistrationClosed
+            | Self::EmailNotVerified
             | Self::InvalidOrigin => StatusCode::FORBIDDEN,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

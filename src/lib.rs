@@ -5,7 +5,9 @@
 //! The binary (`src/main.rs`) parses the command line and calls into this
 //! library; integration tests build the same [`startup::Application`].
 
+pub mod accounts;
 pub mod api;
+pub mod at_rest;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -16,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod mac;
+pub mod mail;
 pub mod metrics;
 #[cfg(test)]
 mod proptest_support;

@@ -14,13 +14,16 @@
 //! | `wristband_db_pool_connections` | gauge | |
 //! | `wristband_db_pool_idle_connections` | gauge | |
 //! | `wristband_db_pool_wait_seconds` | histogram | |
+//! | `wristband_mail_sent_total` | counter | |
+//! | `wristband_mail_failed_total` | counter | (failed sending attempts; each is retried until the last) |
+//! | `wristband_outbox_pending` | gauge | (mails waiting to be sent, as the delivery worker last counted) |
 //! | `wristband_build_info` | gauge (1) | `version` |
 
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The `outcome` labels of [`Login`], in its order.
@@ -64,11 +67,23 @@ pub struct Metrics {
     pool_connections: IntGauge,
     pool_idle: IntGauge,
     pool_wait: Histogram,
+    mail_sent: IntCounter,
+    mail_failed: IntCounter,
+    outbox_pending: IntGauge,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let counter = IntCounterVec::new(Opts::new(name, help), labels)
         .unwrap_or_else(|e| unreachable!("metric {name} is well-formed: {e}"));
+    registry
+        .register(Box::new(counter.clone()))
+        .unwrap_or_else(|e| unreachable!("metric {name} registered once: {e}"));
+    counter
+}
+
+fn plain_counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let counter =
+        IntCounter::new(name, help).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
     registry
         .register(Box::new(counter.clone()))
         .unwrap_or_else(|e| unreachable!("metric {name} registered once: {e}"));
@@ -164,6 +179,21 @@ impl Metrics {
                 "wristband_db_pool_idle_connections",
                 "Database connections idle in the pool.",
             ),
+            mail_sent: plain_counter(
+                &registry,
+                "wristband_mail_sent_total",
+                "Mails the SMTP server accepted (or test mode captured).",
+            ),
+            mail_failed: plain_counter(
+                &registry,
+                "wristband_mail_failed_total",
+                "Sending attempts that failed (each mail is retried with growing delays).",
+            ),
+            outbox_pending: gauge(
+                &registry,
+                "wristband_outbox_pending",
+                "Mails in the outbox waiting to be sent.",
+            ),
             latency,
             pool_wait,
             registry,
@@ -218,6 +248,21 @@ impl Metrics {
     /// `count` revocations of one cause.
     pub fn revoked(&self, cause: &str, count: u64) {
         self.revocations.with_label_values(&[cause]).inc_by(count);
+    }
+
+    /// One mail sent.
+    pub fn mail_sent(&self) {
+        self.mail_sent.inc();
+    }
+
+    /// One failed sending attempt.
+    pub fn mail_failed(&self) {
+        self.mail_failed.inc();
+    }
+
+    /// How many mails wait in the outbox.
+    pub fn outbox_pending(&self, pending: i64) {
+        self.outbox_pending.set(pending);
     }
 
     /// One wait for a database connection.

@@ -13,6 +13,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::accounts::Accounts;
 use crate::auth::password;
 use crate::auth::password::Hasher;
 use crate::clock::Clock;
@@ -23,6 +24,9 @@ use crate::db::audit::AuditKind;
 use crate::http::rate_limit::RateLimit;
 use crate::http::{headers, observe, origin, timeout, tls};
 use crate::mac::random_key;
+use crate::mail::Mailer;
+use crate::mail::smtp::Transport;
+use crate::mail::worker::{self, Delivery};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::sessions::{Parts, Sessions, purge};
@@ -166,13 +170,38 @@ impl Application {
 
         if config.operations.test_mode {
             log::warn!(
-                "WRISTBAND_TEST_MODE=true: /test/users mints sessions without a password and \
-                 /test/clock moves time; never use this for real accounts"
+                "WRISTBAND_TEST_MODE=true: /test/users mints sessions without a password, \
+                 /test/clock moves time and /test/mailbox shows every mail; never use this for real accounts"
             );
         }
         if !config.network.cookie_secure {
             log::warn!("WRISTBAND_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP");
         }
+        let bind = &config.network.bind;
+        let listener = TcpListener::bind(bind)
+            .map_err(|e| StartupError::because(format!("cannot bind {bind}"), e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| StartupError::because("cannot read the bound address", e))?;
+        // What was bound, not only what the setting named (a host name may
+        // resolve differently now than when the configuration was checked).
+        if config.operations.test_mode && !local.ip().is_loopback() {
+            return Err(StartupError::new(format!(
+                "WRISTBAND_TEST_MODE is refused unless the server is bound to loopback, got {local}"
+            )));
+        }
+        let scheme = if config.network.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let mailer = Mailer::new(
+            &config,
+            keys.refresh_secret.expose_secret().as_bytes(),
+            &url(scheme, local),
+        );
+        let transport = Transport::new(config.mail.smtp.as_ref())
+            .map_err(|e| StartupError::because("cannot set up WRISTBAND_SMTP_URL", e))?;
         let metrics = Arc::new(Metrics::new());
         metrics.declare_causes(AuditKind::REVOKING.map(AuditKind::as_str));
         let observed = metrics.clone();
@@ -199,9 +228,14 @@ impl Application {
             db,
             clock,
             metrics: metrics.clone(),
+            mailer: mailer.clone(),
         };
         let sessions = Sessions::new(&config, &parts, &keys.refresh_secret, dummy_hash);
+        let accounts = mailer
+            .clone()
+            .map(|mailer| Accounts::new(parts.db.clone(), mailer, parts.hasher.clone()));
         let state = web::Data::new(AppState {
+            accounts,
             db: parts.db,
             clock: parts.clock,
             access: parts.access,
@@ -212,19 +246,6 @@ impl Application {
             config,
         });
 
-        let bind = &state.config.network.bind;
-        let listener = TcpListener::bind(bind)
-            .map_err(|e| StartupError::because(format!("cannot bind {bind}"), e))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| StartupError::because("cannot read the bound address", e))?;
-        // What was bound, not only what the setting named (a host name may
-        // resolve differently now than when the configuration was checked).
-        if state.config.operations.test_mode && !local.ip().is_loopback() {
-            return Err(StartupError::new(format!(
-                "WRISTBAND_TEST_MODE is refused unless the server is bound to loopback, got {local}"
-            )));
-        }
         let workers = state.config.operations.workers;
         let retention = chrono::TimeDelta::from_std(state.config.sessions.purge_retention)
             .unwrap_or(chrono::TimeDelta::MAX);
@@ -235,6 +256,15 @@ impl Application {
             state.config.sessions.purge_interval,
             retention,
         );
+        if let Some(mailer) = mailer {
+            worker::spawn(Delivery {
+                db: state.db.clone(),
+                clock: state.clock.clone(),
+                mailer,
+                transport,
+                metrics: metrics.clone(),
+            });
+        }
         if state.config.keys.jwt_secret.is_none() {
             keys::spawn_keyring_reload(state.clone());
         }
@@ -244,7 +274,7 @@ impl Application {
         spawn_rate_limit_cleanup(rate_limit.clone());
 
         let app_state = state.clone();
-        let test_mode = state.config.operations.test_mode;
+        let features = state.features();
         let metrics = web::Data::from(metrics);
         let server = HttpServer::new(move || {
             App::new()
@@ -257,7 +287,7 @@ impl Application {
                 // Outermost: the log line and metrics see every answer,
                 // CORS preflights and timeouts included.
                 .wrap(from_fn(observe::observe))
-                .configure(|cfg| routes::configure(cfg, test_mode))
+                .configure(|cfg| routes::configure(cfg, features))
                 .default_service(web::to(routes::not_found))
         });
         let server = server
@@ -277,7 +307,6 @@ impl Application {
             Some((cert, key)) => Some(tls::server_config(cert, key).map_err(StartupError::new)?),
             None => None,
         };
-        let scheme = if tls.is_some() { "https" } else { "http" };
         let server = match tls {
             Some(tls) => server.listen_rustls_0_23(listener, tls),
             None => server.listen(listener),

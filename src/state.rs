@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::accounts::Accounts;
 use crate::auth::password::Hasher;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -12,6 +13,7 @@ use crate::cookies::{DeviceCookie, RefreshCookie};
 use crate::db::Database;
 use crate::sessions::Sessions;
 use crate::tokens::AccessTokens;
+use crate::users::Address;
 
 /// Shared state of one Wristband instance.
 pub struct AppState {
@@ -31,4 +33,35 @@ pub struct AppState {
     pub cookie: RefreshCookie,
     /// How the device cookie is written and read.
     pub device_cookie: DeviceCookie,
+    /// The mail flows, when mail is on.
+    pub accounts: Option<Accounts>,
+}
+
+/// What a server serves beyond its always-on routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// Test mode's `/test/*` routes.
+    pub test_mode: bool,
+    /// The mail routes (SMTP configured, or test mode).
+    pub mail: bool,
+}
+
+impl AppState {
+    /// What the address of an account someone signs up for (or an admin
+    /// creates) starts as: unverified, with a verification link on its way
+    /// when mail is on.
+    pub fn unverified_address(&self) -> Address {
+        match &self.accounts {
+            Some(accounts) => Address::SendLink(accounts.mailer().clone()),
+            None => Address::Unverified,
+        }
+    }
+
+    /// What this server serves beyond its always-on routes.
+    pub fn features(&self) -> Features {
+        Features {
+            test_mode: self.config.operations.test_mode,
+            mail: self.accounts.is_some(),
+        }
+    }
 }

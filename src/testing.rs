@@ -18,6 +18,9 @@
 //! // it verifies through `wristband.jwks_url()` or introspection.
 //! wristband.advance_clock(Duration::from_secs(15 * 60)).await?;
 //! // Now alice's access token has expired; her refresh cookie still works.
+//! let mails = wristband.mailbox(Some("alice@example.com")).await?;
+//! // Test mode captures mail: click links by reading their tokens here.
+//! # let _ = mails;
 //! # Ok(()) }
 //! ```
 //!
@@ -28,7 +31,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use reqwest::StatusCode;
 
-use crate::api::{ClockAdvance, ClockState, TestUserRequest, TokenResponse, User};
+use crate::api::{ClockAdvance, ClockState, Mail, TestUserRequest, TokenResponse, User};
 use crate::config::{Config, Settings};
 use crate::startup::{Application, StartupError};
 
@@ -154,6 +157,7 @@ impl TestServer {
             email: email.to_owned(),
             password: Some(password.as_str().into()),
             role: Some(role.to_owned()),
+            email_verified: None,
         };
         let response = self
             .http
@@ -191,6 +195,18 @@ impl TestServer {
             .send()
             .await?;
         Ok(ok(response).await?.json().await?)
+    }
+
+    /// The mails written to `to` (every mail when `None`), newest first —
+    /// test mode captures them instead of sending them. A link's token is
+    /// in its fragment: `…#reset-password=TOKEN`, `#verify-email=`,
+    /// `#confirm-email=`.
+    pub async fn mailbox(&self, to: Option<&str>) -> Result<Vec<Mail>, TestError> {
+        let mut request = self.http.get(format!("{}/test/mailbox", self.url));
+        if let Some(to) = to {
+            request = request.query(&[("to", to)]);
+        }
+        Ok(ok(request.send().await?).await?.json().await?)
     }
 
     /// The server's clock.

@@ -22,10 +22,13 @@
 //! - `operations.rs`: [`OperationsConfig`], the database and its timeout,
 //!   log format, metrics token, shutdown timeout, the start-up admin, test
 //!   mode, workers.
+//! - `mail.rs`: [`MailConfig`], the SMTP URL, the sender, the app name and
+//!   URL links open, link lifetimes, whether an unverified address may log in.
 //!
 //! Each section reads its own settings into its own type, which also owns
-//! the values derived from them; this file holds the one rule that spans
-//! sections (test mode needs a loopback bind).
+//! the values derived from them; this file holds the rules that span
+//! sections (test mode needs a loopback bind; mail to a server bound beyond
+//! loopback needs to be told where links open).
 //!
 //! Why the settings stay strings, checked here rather than by a clap
 //! `value_parser` on each field: clap's error for a bad value is several
@@ -41,6 +44,7 @@
 //! docs/configuration.md.
 
 mod keys;
+mod mail;
 mod network;
 mod operations;
 mod sessions;
@@ -49,6 +53,7 @@ mod settings;
 use std::fmt;
 
 pub use keys::{KEYRING_RELOAD, KeyConfig};
+pub use mail::{MailConfig, SmtpUrl, Tls as SmtpTls};
 pub use network::NetworkConfig;
 pub use operations::OperationsConfig;
 pub use sessions::{Lockout, Registration, SessionConfig, SessionPolicy};
@@ -67,6 +72,8 @@ pub struct Config {
     pub network: NetworkConfig,
     /// The database, logs, metrics, shutdown, the start-up admin, test mode.
     pub operations: OperationsConfig,
+    /// Mail: SMTP, the sender, links.
+    pub mail: MailConfig,
 }
 
 /// A setting that could not be accepted: which variable, and why.
@@ -98,11 +105,25 @@ impl Config {
                 "is refused unless {bind} is a loopback address, got {address:?}"
             )));
         }
+        let mail = MailConfig::read(&given, operations.test_mode)?;
+        if mail.smtp.is_some()
+            && mail.app_url.is_none()
+            && network.public_url.is_none()
+            && !network.binds_loopback_only()
+        {
+            // Links must not come from a request's Host header (reset-link
+            // poisoning): a server others reach must be told its address.
+            let (app_url, public_url) = (given.app_url.variable, given.public_url.variable);
+            return Err(given.smtp_url.invalid(format!(
+                "needs {app_url} or {public_url} (where links in mails open) unless bound to loopback"
+            )));
+        }
         Ok(Self {
             keys: KeyConfig::read(&given)?,
             sessions: SessionConfig::read(&given)?,
             network,
             operations,
+            mail,
         })
     }
 }

@@ -121,8 +121,22 @@ settings! {
     purge_retention: "WRISTBAND_PURGE_RETENTION",
     /// How long a stopping server lets in-flight requests finish
     shutdown_timeout: "WRISTBAND_SHUTDOWN_TIMEOUT",
-    /// Test-only routes (/test/users, /test/clock) and a movable clock; loopback binds only
+    /// Test-only routes (/test/users, /test/clock, /test/mailbox), a movable clock and captured mail; loopback binds only
     test_mode: "WRISTBAND_TEST_MODE",
+    /// smtp://[user:pass@]host[:port] (STARTTLS required unless loopback or ?tls=none) or smtps://…; unset: no mail
+    smtp_url: "WRISTBAND_SMTP_URL" [hide_env_values = true],
+    /// The From: of every mail, e.g. "Example <no-reply@example.com>"
+    mail_from: "WRISTBAND_MAIL_FROM",
+    /// The name mails show
+    app_name: "WRISTBAND_APP_NAME",
+    /// Where links in mails open (APP_URL#reset-password=…); default: the public URL
+    app_url: "WRISTBAND_APP_URL",
+    /// Lifetime of a password-reset link
+    reset_ttl: "WRISTBAND_RESET_TTL",
+    /// Lifetime of a verification or email-change link
+    verify_ttl: "WRISTBAND_VERIFY_TTL",
+    /// `true`: a right password for an unverified address gets 403 email_not_verified
+    require_verified_email: "WRISTBAND_REQUIRE_VERIFIED_EMAIL",
 }
 
 impl Settings {

@@ -36,12 +36,25 @@ pub enum AuditKind {
     LoginNewDevice,
     /// The user ended every session but the current one.
     OtherSessionsRevoked,
+    /// A password-reset link was asked for (by the user, or an admin: the actor).
+    PasswordResetRequested,
+    /// The password was reset from a link: every other session ended.
+    PasswordReset,
+    /// A verification link was sent.
+    EmailVerificationSent,
+    /// The address was verified from a link.
+    EmailVerified,
+    /// A change of address was asked for; the link went to the new address.
+    EmailChangeRequested,
+    /// The address was changed from a link.
+    EmailChanged,
 }
 
 impl AuditKind {
     /// The events that revoke sessions, whose names are the causes of
     /// `wristband_revocations_total`.
-    pub const REVOKING: [AuditKind; 8] = [
+    pub const REVOKING: [AuditKind; 9] = [
+        Self::PasswordReset,
         Self::Logout,
         Self::LogoutAll,
         Self::OtherSessionsRevoked,
@@ -68,6 +81,12 @@ impl AuditKind {
             Self::UserUpdated => "user_updated",
             Self::LoginNewDevice => "login_new_device",
             Self::OtherSessionsRevoked => "other_sessions_revoked",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::EmailVerificationSent => "email_verification_sent",
+            Self::EmailVerified => "email_verified",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
         }
     }
 }

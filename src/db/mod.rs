@@ -20,6 +20,8 @@ pub mod audit;
 mod deadline;
 pub mod ids;
 pub mod login_failures;
+pub mod one_time_tokens;
+pub mod outbox;
 mod pool;
 pub mod role;
 pub mod schema;
@@ -130,6 +132,8 @@ pub fn check_schema(conn: &mut DbConnection) -> diesel::QueryResult<()> {
         "login_failures",
         "login_attempts",
         "signing_keys",
+        "one_time_tokens",
+        "outbox",
     ] {
         conn.batch_execute(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))?;
     }

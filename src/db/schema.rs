@@ -10,6 +10,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email_verified -> Bool,
     }
 }
 
@@ -75,7 +76,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     settings,
     login_failures,
-    login_attempts
+    login_attempts,
+    one_time_tokens,
+    outbox
 );
 
 diesel::table! {
@@ -96,3 +99,33 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    one_time_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        message_id -> Text,
+        created_at -> Timestamp,
+        due_at -> Timestamp,
+        attempts -> BigInt,
+        claimed_until -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(one_time_tokens -> users (user_id));

@@ -369,6 +369,7 @@ mod tests {
             password_hash: "x",
             role: "user",
             disabled,
+            email_verified: false,
             created_at: at,
             updated_at: at,
         };

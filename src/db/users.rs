@@ -30,6 +30,9 @@ pub struct UserRow {
     pub created_at: NaiveDateTime,
     /// Last change of password, role or state.
     pub updated_at: NaiveDateTime,
+    /// Whether the user proved they read mail at `email` (a verification
+    /// link, a password reset, an email change).
+    pub email_verified: bool,
 }
 
 impl UserRow {
@@ -131,6 +134,34 @@ impl UserRow {
             .execute(conn)
     }
 
+    /// Marks the email verified.
+    pub fn set_verified(
+        conn: &mut DbConnection,
+        id: &UserId,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((users::email_verified.eq(true), users::updated_at.eq(now)))
+            .execute(conn)
+    }
+
+    /// Changes the email to `email`, verified (the change was confirmed from
+    /// that address). A taken address is a unique violation.
+    pub fn set_email(
+        conn: &mut DbConnection,
+        id: &UserId,
+        email: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::email.eq(email),
+                users::email_verified.eq(true),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+    }
+
     /// Replaces the password hash. Callers bump the user's token version in
     /// the same transaction: that is how a login that verified the old
     /// password knows it lost (`sessions/login.rs`).
@@ -169,6 +200,8 @@ pub struct NewUser<'a> {
     pub role: &'static str,
     /// Normally false.
     pub disabled: bool,
+    /// False unless whoever creates the user vouches for the address.
+    pub email_verified: bool,
     /// Now.
     pub created_at: NaiveDateTime,
     /// Now.

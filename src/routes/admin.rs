@@ -109,16 +109,13 @@ pub async fn create_user(
         .transpose()?
         .unwrap_or(Role::User);
     let actor = Some(admin.0.user.id.clone());
-    let user = users::create_user(
-        &state.db,
-        &state.hasher,
-        &email,
+    let account = users::NewAccount {
+        email,
         password,
         role,
-        client,
-        actor,
-    )
-    .await?;
+        address: state.unverified_address(),
+    };
+    let user = users::create_user(&state.db, &state.hasher, account, client, actor).await?;
     Ok(HttpResponse::Created().json(user))
 }
 

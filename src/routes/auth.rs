@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::http::AuthUser;
 use crate::http::extract::verified_claims;
 use crate::state::AppState;
-use crate::users;
+use crate::users::{self, NewAccount};
 
 /// `POST /auth/register`: 201 `{"user": User}`.
 #[utoipa::path(
@@ -43,16 +43,13 @@ pub async fn register(
         return Err(ApiError::RegistrationClosed);
     }
     let Credentials { email, password } = body.into_inner();
-    let user = users::create_user(
-        &state.db,
-        &state.hasher,
-        &email,
+    let account = NewAccount {
+        email,
         password,
-        Role::User,
-        client,
-        None,
-    )
-    .await?;
+        role: Role::User,
+        address: state.unverified_address(),
+    };
+    let user = users::create_user(&state.db, &state.hasher, account, client, None).await?;
     Ok(HttpResponse::Created().json(Registered { user }))
 }
 

@@ -6,6 +6,7 @@
 
 use std::error::Error;
 
+use crate::accounts::AccountError;
 use crate::auth::CredentialError;
 use crate::db::DbError;
 use crate::error::ApiError;
@@ -61,6 +62,8 @@ impl From<SessionError> for ApiError {
             SessionError::InvalidToken => Self::InvalidToken,
             SessionError::TooManyAttempts(seconds) => Self::TooManyRequests(seconds),
             SessionError::NotFound => Self::NotFound,
+            SessionError::EmailNotVerified => Self::EmailNotVerified,
+            SessionError::InvalidLink => Self::InvalidLink,
             SessionError::Credential(e) => e.into(),
             SessionError::Token(e) => e.into(),
             SessionError::Contended | SessionError::Store(_) => outage(&error),
@@ -78,6 +81,20 @@ impl From<UserError> for ApiError {
             UserError::Credential(e) => e.into(),
             UserError::Session(e) => e.into(),
             UserError::Contended | UserError::Store(_) => outage(&error),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::InvalidLink => Self::InvalidLink,
+            AccountError::AlreadyVerified => Self::AlreadyVerified,
+            AccountError::EmailTaken => Self::EmailTaken,
+            AccountError::WrongPassword => Self::WrongCurrentPassword,
+            AccountError::NotFound => Self::NotFound,
+            AccountError::Credential(e) => e.into(),
+            AccountError::Store(_) => outage(&error),
         }
     }
 }

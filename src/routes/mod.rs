@@ -9,6 +9,7 @@ pub mod errors;
 pub mod health;
 pub mod introspect;
 pub mod jwks;
+pub mod mail;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
@@ -69,6 +70,30 @@ pub fn table() -> Vec<Entry> {
             signed_in(r.to(auth::change_password))
         }),
         // Its one extractor is the caller: nothing to order before it.
+        on(M::POST, "/auth/password-reset", |r| {
+            limited(r.to(mail::password_reset))
+        }),
+        on(M::POST, "/auth/password-reset/confirm", |r| {
+            limited(r.to(mail::password_reset_confirm))
+        }),
+        on(M::POST, "/auth/verify-email/send", |r| {
+            signed_in(limited(r.to(mail::verify_email_send)))
+        }),
+        on(M::POST, "/auth/verify-email", |r| {
+            limited(r.to(mail::verify_email))
+        }),
+        on(M::POST, "/auth/email", |r| {
+            signed_in(limited(r.to(mail::change_email)))
+        }),
+        on(M::POST, "/auth/email/confirm", |r| {
+            limited(r.to(mail::confirm_email))
+        }),
+        on(M::POST, "/admin/users/{id}/password-reset", |r| {
+            admin_only(r.to(mail::admin_password_reset))
+        }),
+        on(M::GET, "/test/mailbox", |r| r.to(mail::mailbox)),
+        on(M::DELETE, "/test/mailbox", |r| r.to(mail::clear_mailbox)),
+        // Its one extractor is the caller: nothing to order before it.
         on(M::GET, "/auth/me", |r| r.to(me::me)),
         on(M::POST, "/auth/introspect", |r| {
             r.to(introspect::introspect)
@@ -119,15 +144,36 @@ pub fn table() -> Vec<Entry> {
     ]
 }
 
-/// Whether `path` is one of test mode's routes, registered only in test mode
-/// (otherwise every request to it is the plain 404 of an unknown path).
-pub fn is_test_route(path: &str) -> bool {
-    path.starts_with("/test/")
+pub use crate::state::Features;
+
+/// The paths of the mail routes (§ mail of the API), served only with mail on.
+const MAIL_PATHS: [&str; 7] = [
+    "/auth/password-reset",
+    "/auth/password-reset/confirm",
+    "/auth/verify-email/send",
+    "/auth/verify-email",
+    "/auth/email",
+    "/auth/email/confirm",
+    "/admin/users/{id}/password-reset",
+];
+
+/// Whether a server with `features` serves `path`: test mode's routes only
+/// in test mode, the mail routes only with mail on. A path not served is
+/// not registered at all: every request to it is the plain 404 of an
+/// unknown path, and the API document leaves it out.
+pub fn serves(features: Features, path: &str) -> bool {
+    if path.starts_with("/test/") {
+        features.test_mode
+    } else if MAIL_PATHS.contains(&path) {
+        features.mail
+    } else {
+        true
+    }
 }
 
-/// Registers every route of [`table`] (the test routes only in test mode),
+/// Registers every route of [`table`] that a server with `features` serves,
 /// with the JSON, path and query rules.
-pub fn configure(cfg: &mut web::ServiceConfig, test_mode: bool) {
+pub fn configure(cfg: &mut web::ServiceConfig, features: Features) {
     cfg.app_data(json_config())
         .app_data(
             web::PathConfig::default().error_handler(|_: PathError, _| ApiError::NotFound.into()),
@@ -139,7 +185,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, test_mode: bool) {
         );
     let table: Vec<Entry> = table()
         .into_iter()
-        .filter(|entry| test_mode || !is_test_route(entry.path))
+        .filter(|entry| serves(features, entry.path))
         .collect();
     let mut paths: Vec<&'static str> = Vec::new();
     for entry in &table {

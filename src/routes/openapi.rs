@@ -6,7 +6,9 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, demo, health, introspect, jwks, me, metrics, sessions, test_mode};
+use super::{
+    Features, admin, auth, demo, health, introspect, jwks, mail, me, metrics, sessions, test_mode,
+};
 use crate::api::ErrorResponse;
 use crate::state::AppState;
 
@@ -29,6 +31,15 @@ use crate::state::AppState;
         auth::logout,
         auth::logout_all,
         auth::change_password,
+        mail::password_reset,
+        mail::password_reset_confirm,
+        mail::verify_email_send,
+        mail::verify_email,
+        mail::change_email,
+        mail::confirm_email,
+        mail::admin_password_reset,
+        mail::mailbox,
+        mail::clear_mailbox,
         me::me,
         introspect::introspect,
         sessions::list,
@@ -60,6 +71,7 @@ use crate::state::AppState;
     tags(
         (name = "auth", description = "Register, log in, refresh, log out, change the password"),
         (name = "sessions", description = "The caller's own sessions"),
+        (name = "mail", description = "Password reset, email verification and email change through mailed links (served when mail is on: `WRISTBAND_SMTP_URL` or test mode; 404 otherwise)"),
         (name = "admin", description = "Users, sessions and the audit log (admins only)"),
         (name = "operations", description = "Health, readiness, the API document"),
         (name = "testing", description = "Test mode only (`WRISTBAND_TEST_MODE=true`): users with sessions in one call, a clock that moves forward; 404 otherwise"),
@@ -90,16 +102,18 @@ impl Modify for SecuritySchemes {
 }
 
 /// The document of this server: its refresh-cookie name, and test mode's
-/// routes only when it serves them.
-pub fn document(cookie_name: &str, test_mode: bool) -> utoipa::openapi::OpenApi {
+/// and mail's routes only when it serves them.
+pub fn document(cookie_name: &str, features: Features) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    if !test_mode {
-        doc.paths
-            .paths
-            .retain(|path, _| !super::is_test_route(path));
-        if let Some(tags) = doc.tags.as_mut() {
-            tags.retain(|tag| tag.name != "testing");
-        }
+    doc.paths
+        .paths
+        .retain(|path, _| super::serves(features, path));
+    if let Some(tags) = doc.tags.as_mut() {
+        tags.retain(|tag| match tag.name.as_str() {
+            "testing" => features.test_mode,
+            "mail" => features.mail,
+            _ => true,
+        });
     }
     if let Some(components) = doc.components.as_mut() {
         components.add_security_scheme(
@@ -119,8 +133,5 @@ pub fn document(cookie_name: &str, test_mode: bool) -> utoipa::openapi::OpenApi 
 )]
 /// `GET /openapi.json`.
 pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(document(
-        state.cookie.name(),
-        state.config.operations.test_mode,
-    ))
+    HttpResponse::Ok().json(document(state.cookie.name(), state.features()))
 }

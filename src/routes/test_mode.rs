@@ -17,7 +17,7 @@ use crate::clock::ClockError;
 use crate::config::parse_duration;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::users;
+use crate::users::{self, Address, NewAccount};
 
 /// A random password for a test user created without one.
 fn random_password() -> Password {
@@ -48,19 +48,22 @@ pub async fn create_user(
         email,
         password,
         role,
+        email_verified,
     } = body.into_inner();
+    let address = if email_verified.unwrap_or(true) {
+        Address::Vouched
+    } else {
+        Address::Unverified
+    };
     let role = users::parse_role(role.as_deref().unwrap_or("user"))?;
     let password = password.unwrap_or_else(random_password);
-    let user = users::create_user(
-        &state.db,
-        &state.hasher,
-        &email,
+    let account = NewAccount {
+        email,
         password,
         role,
-        client.clone(),
-        None,
-    )
-    .await?;
+        address,
+    };
+    let user = users::create_user(&state.db, &state.hasher, account, client.clone(), None).await?;
     let issued = state
         .sessions
         .open_session_unchecked(user.id, client)

@@ -43,6 +43,8 @@ pub struct LiveUser {
     pub id: UserId,
     /// Normalised email.
     pub email: String,
+    /// Whether the address is verified.
+    pub email_verified: bool,
     /// The user's current role.
     pub role: Role,
     /// The user's current token version.
@@ -56,6 +58,7 @@ impl From<&LiveUser> for crate::api::User {
         Self {
             id: user.id.clone(),
             email: user.email.clone(),
+            email_verified: user.email_verified,
             role: user.role,
             // A disabled user has no live session.
             disabled: false,
@@ -229,6 +232,7 @@ fn live_session(policy: SessionPolicy, found: SessionWithUser) -> LiveSession {
         user: Arc::new(LiveUser {
             id: found.user.id,
             email: found.user.email,
+            email_verified: found.user.email_verified,
             role: found.user.role,
             version: found.user_version,
             created_at: found.user.created_at,
@@ -302,6 +306,7 @@ mod tests {
             user: Arc::new(LiveUser {
                 id: user.clone(),
                 email: "a@example.com".to_owned(),
+                email_verified: false,
                 role: Role::User,
                 version,
                 created_at: crate::clock::Clock::system().now(),

@@ -25,7 +25,8 @@ use crate::db::sessions::NewSession;
 use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
 use crate::db::{self, DbConnection, SessionId, UserId};
-use crate::devices::{Device, DeviceToken, cookie::MAX_ENTRIES};
+use crate::devices::{Device, DeviceToken, cookie::MAX_ENTRIES, device_name};
+use crate::mail::Letter;
 
 use crate::metrics;
 
@@ -120,6 +121,16 @@ impl Sessions {
             .verify_padded(password.clone(), hash.clone(), self.dummy_hash.clone())
             .await?;
         match (candidate, email) {
+            (Some(candidate), Some(_))
+                if matches
+                    && !candidate.user.disabled
+                    && self.require_verified_email
+                    && !candidate.user.email_verified =>
+            {
+                // The right password: not a failure. The place is given
+                // back as it drops, and nothing else happens.
+                Err(SessionError::EmailNotVerified)
+            }
             (Some(candidate), Some(email)) if matches && !candidate.user.disabled => {
                 let rehash = self
                     .hasher
@@ -206,6 +217,8 @@ impl Sessions {
         } = opening;
         let attempt = place.as_ref().and_then(|p| p.id()).map(str::to_owned);
         let now = client.now;
+        let mailer = self.mailer.clone();
+        let address = user.email.clone();
         let expires_at = self
             .db
             .write(move |conn| {
@@ -221,17 +234,30 @@ impl Sessions {
                     if let Some(id) = &attempt {
                         login_failures::succeed(conn, &email, &class, id)?;
                     }
-                    if new_device && !first {
+                    let notice = new_device && !first;
+                    if notice {
                         client
                             .event(AuditKind::LoginNewDevice)
                             .user(&user_id)
                             .session(&sid)
                             .insert(conn)?;
+                        if let Some(mailer) = &mailer {
+                            let letter = Letter::NewSignIn {
+                                device: device_name(client.user_agent.as_deref()),
+                                ip: client.ip.clone(),
+                                at: now,
+                            };
+                            mailer.post(conn, &address, &letter, now)?;
+                        }
                     }
-                    Ok(expires_at)
+                    Ok((expires_at, notice))
                 })
             })
             .await?;
+        let (expires_at, noticed) = expires_at;
+        if let Some(mailer) = self.mailer.as_ref().filter(|_| noticed) {
+            mailer.wake();
+        }
         if let Some(place) = place {
             place.settled();
         }
@@ -283,7 +309,7 @@ struct Opening {
 
 /// Inserts a new session (generation 1) of `user_id` at `version`, with its
 /// `login_succeeded` event; returns when it ends at the latest.
-fn insert_session(
+pub(super) fn insert_session(
     conn: &mut DbConnection,
     sid: &SessionId,
     user_id: &db::UserId,

@@ -24,7 +24,8 @@
 //!    SQL twins in `db/sessions.rs`.
 //!
 //! Files: `login.rs` (credentials), `rotate.rs` (refresh), `revoke.rs` (the one
-//! revocation path), `password.rs` (password change), `live.rs` (the liveness
+//! revocation path), `password.rs` (password change), `reset.rs` (a password
+//! reset from a mailed link, which signs in), `live.rs` (the liveness
 //! cache and access-token authentication), `purge.rs` (the periodic purge).
 
 mod live;
@@ -33,6 +34,7 @@ mod login;
 mod password;
 pub mod purge;
 mod queue;
+mod reset;
 mod revoke;
 mod rotate;
 
@@ -57,6 +59,7 @@ use crate::db::sessions::{Refusal, SessionRow, SessionWithUser};
 use crate::db::users::UserRow;
 use crate::db::{Database, DbError, SessionId, UserId};
 use crate::devices::{DeviceKey, DeviceToken};
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::tokens::{AccessTokens, RefreshKey, RefreshToken, TokenError};
 
@@ -86,6 +89,13 @@ pub enum SessionError {
     /// No such session or user (or not the caller's).
     #[error("not found")]
     NotFound,
+    /// A right password for an address not yet verified, while
+    /// `WRISTBAND_REQUIRE_VERIFIED_EMAIL` is on.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// A password-reset link that is unknown, expired, spent or superseded.
+    #[error("invalid or expired link")]
+    InvalidLink,
     /// A refresh lost its compare-and-swap three times in a row.
     #[error("the session kept moving under the refresh")]
     Contended,
@@ -213,6 +223,10 @@ pub struct Sessions {
     dummy_hash: SecretString,
     /// What every rule here reads the time from.
     clock: Clock,
+    /// Mail, when on: the new-sign-in notice.
+    mailer: Option<Mailer>,
+    /// A right password for an unverified address is refused.
+    require_verified_email: bool,
 }
 
 /// The parts the session rules share with the rest of the server (which
@@ -229,6 +243,8 @@ pub struct Parts {
     pub hasher: Arc<Hasher>,
     /// The counters.
     pub metrics: Arc<Metrics>,
+    /// Mail, when on.
+    pub mailer: Option<Mailer>,
 }
 
 impl Sessions {
@@ -256,6 +272,8 @@ impl Sessions {
             rehashing: Default::default(),
             hasher: parts.hasher.clone(),
             dummy_hash,
+            mailer: parts.mailer.clone(),
+            require_verified_email: config.mail.require_verified_email,
         }
     }
 

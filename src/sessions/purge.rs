@@ -2,7 +2,8 @@
 //! (`WRISTBAND_PURGE_RETENTION`, a day by default, so a late reuse of a spent
 //! token is still recognised rather than unknown), and of login-failure
 //! counts of emails nobody tried for as long (so guessing random emails
-//! cannot grow the table). It runs every `WRISTBAND_PURGE_INTERVAL`.
+//! cannot grow the table); of mails sent (or failed for good) as long ago,
+//! and of expired one-time tokens. It runs every `WRISTBAND_PURGE_INTERVAL`.
 //!
 //! Every instance runs it, and that is safe: each run is one `DELETE … WHERE`
 //! per table of rows no instance will use again, so two instances purging at
@@ -15,8 +16,8 @@ use chrono::TimeDelta;
 use super::SessionError;
 use crate::clock::Clock;
 use crate::db::Database;
-use crate::db::login_failures;
 use crate::db::sessions::SessionRow;
+use crate::db::{login_failures, one_time_tokens, outbox};
 
 /// Deletes the sessions that were revoked or ended more than `retention`
 /// ago, and the login-failure counts of emails nobody tried for as long;
@@ -27,7 +28,8 @@ pub async fn purge_once(
     idle_ttl: TimeDelta,
     retention: TimeDelta,
 ) -> Result<usize, SessionError> {
-    let cutoff = clock.now() - retention;
+    let now = clock.now();
+    let cutoff = now - retention;
     let mut purged = 0;
     // In batches, each its own short write: a large purge neither holds
     // SQLite's writer for long nor runs past the database timeout.
@@ -36,14 +38,17 @@ pub async fn purge_once(
             .write(move |conn| {
                 let sessions = SessionRow::purge(conn, cutoff, idle_ttl, BATCH)?;
                 let counts = login_failures::purge(conn, cutoff, BATCH)?;
-                Ok::<_, SessionError>((sessions, counts))
+                let mails = outbox::purge(conn, cutoff, BATCH)?;
+                let links = one_time_tokens::purge(conn, now, BATCH)?;
+                let most = counts.max(mails).max(links);
+                Ok::<_, SessionError>((sessions, most, counts + mails + links))
             })
             .await;
         match batch {
-            Ok((sessions, counts)) => {
-                purged += sessions + counts;
+            Ok((sessions, most, others)) => {
+                purged += sessions + others;
                 // A short batch in every table: nothing is left.
-                if sessions < FULL && counts < FULL {
+                if sessions < FULL && most < FULL {
                     return Ok(purged);
                 }
             }
@@ -70,7 +75,9 @@ pub fn spawn(
             interval.tick().await;
             match purge_once(&db, &clock, idle_ttl, retention).await {
                 Ok(0) => {}
-                Ok(n) => log::info!("purged {n} ended sessions and stale login counts"),
+                Ok(n) => {
+                    log::info!("purged {n} ended sessions, stale login counts, old mails and links")
+                }
                 Err(e) => log::warn!("session purge failed: {e}"),
             }
         }

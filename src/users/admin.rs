@@ -58,7 +58,7 @@ pub fn setup_admin(
     for _ in 0..2 {
         let Some(user) = UserRow::find_by_email(conn, &email)? else {
             let hash = password::hash(password, cost)?;
-            match insert_user(conn, &email, &hash, Role::Admin, &client, None) {
+            match insert_user(conn, &email, &hash, Role::Admin, true, &client, None) {
                 Ok(_) => return Ok(AdminSetup::Created),
                 Err(UserError::EmailTaken) => continue,
                 Err(e) => return Err(e),

@@ -13,8 +13,10 @@ use crate::api::{Password, User};
 use crate::auth::password::Hasher;
 use crate::auth::{ClientInfo, CredentialError, email};
 use crate::db::audit::AuditKind;
+use crate::db::one_time_tokens::Purpose;
 use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, Database, DbConnection, Role, UserId};
+use crate::mail::Mailer;
 use crate::sessions::{AuthUser, SessionError, Sessions};
 
 /// Why an account flow did not go through. The HTTP edge
@@ -58,6 +60,19 @@ pub fn parse_role(role: &str) -> Result<Role, UserError> {
     role.parse().map_err(|_| UserError::InvalidRole)
 }
 
+/// What a new account's address starts as.
+#[derive(Debug, Clone)]
+pub enum Address {
+    /// Verified: whoever creates the account vouches for it (the start-up
+    /// admin, `create-admin`, test mode's users).
+    Vouched,
+    /// Unverified, and nothing is sent (mail is off).
+    Unverified,
+    /// Unverified, and a verification link goes to it in the transaction
+    /// that creates the account.
+    SendLink(Mailer),
+}
+
 /// Inserts a user whose password is already hashed, with its audit event;
 /// `EmailTaken` if the normalised email exists.
 fn insert_user(
@@ -65,6 +80,7 @@ fn insert_user(
     email: &str,
     hash: &str,
     role: Role,
+    verified: bool,
     client: &ClientInfo,
     actor: Option<&UserId>,
 ) -> Result<UserRow, UserError> {
@@ -75,6 +91,7 @@ fn insert_user(
         password_hash: hash,
         role: role.as_str(),
         disabled: false,
+        email_verified: verified,
         created_at: now,
         updated_at: now,
     };
@@ -91,23 +108,62 @@ fn insert_user(
     })
 }
 
-/// Creates a user (registration, or an admin's request when `actor` is set).
+/// An account to create.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// The email as typed.
+    pub email: String,
+    /// The password, checked against the policy.
+    pub password: Password,
+    /// `user` or `admin`.
+    pub role: Role,
+    /// What the address starts as.
+    pub address: Address,
+}
+
+/// Creates `account` (registration, or an admin's request when `actor` is
+/// set).
 pub async fn create_user(
     db: &Database,
     hasher: &Hasher,
-    email: &str,
-    password: Password,
-    role: Role,
+    account: NewAccount,
     client: ClientInfo,
     actor: Option<UserId>,
 ) -> Result<User, UserError> {
-    let email = email::normalize(email)?;
+    let NewAccount {
+        email,
+        password,
+        role,
+        address,
+    } = account;
+    let email = email::normalize(&email)?;
     hasher.check_new(password.expose()).await?;
     let hash = hasher.hash(password.into_secret()).await?;
-    db.write(move |conn| {
-        Ok(insert_user(conn, &email, &hash, role, &client, actor.as_ref())?.into())
-    })
-    .await
+    let mailer = match &address {
+        Address::SendLink(mailer) => Some(mailer.clone()),
+        _ => None,
+    };
+    let verified = matches!(address, Address::Vouched);
+    let user = db
+        .write(move |conn| {
+            conn.transaction(|conn| {
+                let user =
+                    insert_user(conn, &email, &hash, role, verified, &client, actor.as_ref())?;
+                if let Some(mailer) = &mailer {
+                    mailer.send_link(conn, Purpose::Verify, &user.id, &user.email, client.now)?;
+                    client
+                        .event(AuditKind::EmailVerificationSent)
+                        .user(&user.id)
+                        .insert(conn)?;
+                }
+                Ok::<_, UserError>(user)
+            })
+        })
+        .await?;
+    if let Address::SendLink(mailer) = address {
+        mailer.wake();
+    }
+    Ok(user.into())
 }
 
 /// The user with this id, or 404.

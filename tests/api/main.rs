@@ -22,6 +22,7 @@ mod keys;
 mod login;
 mod login_races;
 mod logout;
+mod mail;
 mod openapi;
 mod operations;
 mod outage;

@@ -21,7 +21,13 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
 fn served(test_mode: bool) -> BTreeSet<(String, String)> {
     wristband::routes::table()
         .into_iter()
-        .filter(|entry| test_mode || !wristband::routes::is_test_route(entry.path))
+        .filter(|entry| {
+            let features = wristband::routes::Features {
+                test_mode,
+                mail: test_mode,
+            };
+            wristband::routes::serves(features, entry.path)
+        })
         .map(|entry| (entry.method.to_string(), entry.path.to_owned()))
         .collect()
 }

@@ -36,6 +36,26 @@ pub fn audit_events(app: &TestApp, user_id: &impl Display) -> Vec<String> {
     })
 }
 
+/// What the database holds of mailed links: every one-time token's stored
+/// form and every outbox body, as stored.
+pub fn stored_link_secrets(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use wristband::db::schema::{one_time_tokens, outbox};
+    with_connection(&database(app), |conn| {
+        let mut stored: Vec<String> = one_time_tokens::table
+            .select(one_time_tokens::token_hash)
+            .load(conn)
+            .unwrap();
+        stored.extend(
+            outbox::table
+                .select(outbox::body)
+                .load::<String>(conn)
+                .unwrap(),
+        );
+        stored
+    })
+}
+
 /// Runs the purge as the periodic task does a day later (sessions revoked
 /// before the cutoff go); returns how many it removed and, for each of
 /// `session_ids`, whether it is still there.
