@@ -440,8 +440,8 @@ pub struct ClockState {
 /// `POST /auth/password-reset` body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ResetRequest {
-    /// The account's address, as typed.
-    #[schema(format = Email, max_length = 254)]
+    /// The account's address, as typed. Any text is answered alike: an
+    /// address with no account, or no address at all, gets the same 202.
     pub email: String,
 }
 

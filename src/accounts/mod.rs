@@ -47,6 +47,10 @@ pub enum AccountError {
     /// No such user.
     #[error("not found")]
     NotFound,
+    /// A link of this kind went out less than a minute ago; retry after
+    /// this many seconds.
+    #[error("too soon; retry after {0} s")]
+    TooSoon(u64),
     /// A credential was refused or could not be checked.
     #[error(transparent)]
     Credential(#[from] CredentialError),
@@ -211,7 +215,8 @@ impl Accounts {
     }
 
     /// `POST /auth/email`: after the current password, a confirmation link
-    /// to `new_email` and a notice to the current address.
+    /// to `new_email` and a notice to the current address; `TooSoon` within
+    /// a minute of the last such link.
     pub async fn request_email_change(
         &self,
         user_id: UserId,
@@ -243,6 +248,12 @@ impl Accounts {
                         return Err(AccountError::EmailTaken);
                     }
                     let user = UserRow::find(conn, &user_id)?.ok_or(AccountError::NotFound)?;
+                    // Links go to an address the caller names: at most one a
+                    // minute, so an account cannot be used to flood inboxes.
+                    if mailer.sent_recently(conn, Purpose::EmailChange, &user.id, now)? {
+                        let wait = crate::mail::RESEND_AFTER.num_seconds().unsigned_abs();
+                        return Err(AccountError::TooSoon(wait));
+                    }
                     mailer.send_link(conn, Purpose::EmailChange, &user.id, &new_email, now)?;
                     let notice = Letter::EmailChangeRequested {
                         new_email: new_email.clone(),

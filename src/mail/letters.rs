@@ -39,6 +39,11 @@ pub enum Letter {
         /// The new address.
         new_email: String,
     },
+    /// The password was changed (by the user, or from a reset link).
+    PasswordChanged {
+        /// When (UTC).
+        at: NaiveDateTime,
+    },
     /// A sign-in from a device that is not a known device of the account.
     NewSignIn {
         /// "Firefox 133 on Linux".
@@ -178,6 +183,17 @@ impl Letter {
                 ))
                 .say("If this was not you, contact your administrator at once.")
                 .done(app_name, format!("Your {app_name} address was changed")),
+            Self::PasswordChanged { at } => Body::new()
+                .say(&format!(
+                    "The password of your {app_name} account was changed at {}. Every other \
+                     session was signed out.",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                ))
+                .say(
+                    "If this was not you, ask for a password reset at once and tell your \
+                     administrator.",
+                )
+                .done(app_name, format!("Your {app_name} password was changed")),
             Self::NewSignIn { device, ip, at } => {
                 let from = ip.as_deref().map_or(String::new(), |ip| format!(" from {ip}"));
                 let at = at.format("%Y-%m-%d %H:%M UTC");

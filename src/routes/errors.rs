@@ -93,6 +93,7 @@ impl From<AccountError> for ApiError {
             AccountError::EmailTaken => Self::EmailTaken,
             AccountError::WrongPassword => Self::WrongCurrentPassword,
             AccountError::NotFound => Self::NotFound,
+            AccountError::TooSoon(seconds) => Self::TooManyRequests(seconds),
             AccountError::Credential(e) => e.into(),
             AccountError::Store(_) => outage(&error),
         }

@@ -158,7 +158,7 @@ pub async fn verify_email(
         (status = 401, description = "no valid access token", body = ErrorResponse),
         (status = 403, description = "`invalid_credentials`: the current password is wrong", body = ErrorResponse),
         (status = 409, description = "`email_taken`", body = ErrorResponse),
-        (status = 429, description = "over the per-IP rate limit", body = ErrorResponse),
+        (status = 429, description = "over the per-IP rate limit, or a change link went out less than a minute ago (`too_many_requests`, with `Retry-After`)", body = ErrorResponse),
         BodyLimits,
         Unavailable,
     )

@@ -13,6 +13,7 @@ use crate::auth::ClientInfo;
 use crate::db::audit::AuditKind;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
+use crate::mail::Letter;
 
 impl Sessions {
     /// Changes the caller's password: every other session dies, the caller's
@@ -43,7 +44,7 @@ impl Sessions {
             return Err(SessionError::WrongCurrentPassword);
         }
         let new_hash = self.hasher.hash(change.new_password.into_secret()).await?;
-        let (policy, who) = (self.policy, caller.clone());
+        let (policy, who, mailer) = (self.policy, caller.clone(), self.mailer.clone());
         let (user, version, generation, ends_at) = self
             .revoking(move |conn, revocations| {
                 let (id, sid) = (&who.user.id, &who.session_id);
@@ -66,10 +67,21 @@ impl Sessions {
                         .ok_or(SessionError::InvalidToken)?;
                     let session = SessionRow::find(conn, sid)?.ok_or(SessionError::InvalidToken)?;
                     let user = UserRow::find(conn, id)?.ok_or(SessionError::InvalidToken)?;
+                    if let Some(mailer) = &mailer {
+                        mailer.post(
+                            conn,
+                            &user.email,
+                            &Letter::PasswordChanged { at: now },
+                            now,
+                        )?;
+                    }
                     Ok((user, version, generation, policy.ends_at(&session)))
                 })
             })
             .await?;
+        if let Some(mailer) = &self.mailer {
+            mailer.wake();
+        }
         let device = self.device_cookie(&self.devices(device), &user.id, version);
         let mut issued = self.issue(user, &caller.session_id, generation, version, ends_at)?;
         issued.device = Some(device);

@@ -3,8 +3,9 @@
 //! live before spending bcrypt on it, hash, then in one transaction spend the
 //! link (of parallel confirms exactly one finds it), store the password, bump
 //! the token version (every session and access token of the user dies), lift
-//! every lockout of the address, mark it verified, and open a session for the
-//! caller — whose browser becomes a known device of the account.
+//! every lockout of the address, mark it verified, open a session for the
+//! caller — whose browser becomes a known device of the account — and tell
+//! the address that its password changed.
 
 use diesel::Connection;
 
@@ -17,7 +18,7 @@ use crate::db::login_failures;
 use crate::db::one_time_tokens::{self, Purpose};
 use crate::db::users::UserRow;
 use crate::db::{SessionId, UserId};
-use crate::mail::token_hash;
+use crate::mail::{Letter, token_hash};
 
 impl Sessions {
     /// Resets the password with the link's `token` and signs the caller in;
@@ -44,6 +45,7 @@ impl Sessions {
         }
         let new_hash = self.hasher.hash(new_password.into_secret()).await?;
         let (session_id, max_age) = (SessionId::new(), self.policy.max_age);
+        let mailer = self.mailer.clone();
         let sid = session_id.clone();
         let (user, version, expires_at) = self
             .revoking(move |conn, revocations| {
@@ -63,10 +65,21 @@ impl Sessions {
                     let expires_at =
                         insert_session(conn, &sid, id, version, now, max_age, &client)?;
                     let user = UserRow::find(conn, id)?.ok_or(SessionError::InvalidLink)?;
+                    if let Some(mailer) = &mailer {
+                        mailer.post(
+                            conn,
+                            &user.email,
+                            &Letter::PasswordChanged { at: now },
+                            now,
+                        )?;
+                    }
                     Ok::<_, SessionError>((user, version, expires_at))
                 })
             })
             .await?;
+        if let Some(mailer) = &self.mailer {
+            mailer.wake();
+        }
         let ends_at = expires_at.min(now + self.policy.idle_ttl);
         let device = self.device_cookie(&self.devices(device), &user.id, version);
         let mut issued = self.issue(user, &session_id, 1, version, ends_at)?;

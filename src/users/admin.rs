@@ -82,6 +82,9 @@ pub fn setup_admin(
             if let Some(hash) = &hash {
                 UserRow::set_disabled(conn, &user.id, false, now)?;
                 UserRow::set_password_hash(conn, &user.id, hash, now)?;
+                // The operator vouches for the address (so
+                // WRISTBAND_REQUIRE_VERIFIED_EMAIL cannot lock them out).
+                UserRow::set_verified(conn, &user.id, now)?;
                 // An operator who resets the password expects to sign in
                 // with it now, whatever was tried before.
                 crate::db::login_failures::clear(conn, &email)?;

@@ -283,6 +283,13 @@ async fn a_reset_signs_in_and_ends_every_other_session(app: TestApp) {
     let old_password = app.anon().try_login(&email, PASSWORD).await;
     assert_eq!(old_password.status(), StatusCode::UNAUTHORIZED);
     app.login(&email, NEW_PASSWORD).await;
+    let mails = mailbox(&app, &email).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject == "Your Wristband password was changed"),
+        "the address hears of the reset: {mails:#?}"
+    );
     assert_audited(
         &app,
         &browser.user().id,
@@ -466,6 +473,10 @@ async fn an_email_change_goes_through_the_new_address(app: TestApp) {
         .await;
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(change(&new, PASSWORD).await.status(), StatusCode::ACCEPTED);
+    // One link a minute: an account cannot flood other inboxes.
+    let flood = change(&unique("victim"), PASSWORD).await;
+    assert!(flood.headers().contains_key("retry-after"));
+    assert_error(flood, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
 
     let notice = &mailbox(&app, &old).await[0];
     assert_eq!(notice.subject, "Your Wristband address is about to change");
@@ -629,4 +640,19 @@ async fn the_mailbox_lists_newest_first_and_empties(app: TestApp) {
     let metrics = app.anon().get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("wristband_mail_sent_total"), "{metrics}");
     assert!(metrics.contains("wristband_outbox_pending"));
+}
+
+backend_test!(a_password_change_is_mailed, mail_on());
+async fn a_password_change_is_mailed(app: TestApp) {
+    let email = unique("changer");
+    register(&app, &email).await;
+    let alice = app.login(&email, PASSWORD).await;
+    let changed = alice
+        .post("/auth/password")
+        .json(&json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}))
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let newest = &mailbox(&app, &email).await[0];
+    assert_eq!(newest.subject, "Your Wristband password was changed");
+    assert!(newest.text.contains("password reset"), "{}", newest.text);
 }
