@@ -1,8 +1,10 @@
 //! Values the server must read back but nobody with the database alone may:
 //! sealed with XChaCha20-Poly1305 under a key derived from the refresh
 //! secret, each kind under its own label. Today: the bodies of mails waiting
-//! in the outbox (their links are live). The refresh secret never leaves the
-//! process, so a copy of the database (a backup, a replica) holds ciphertext.
+//! in the outbox (their links are live). A configured refresh secret never
+//! reaches the database, so then a copy of the database (a backup, a
+//! replica) holds ciphertext; a generated one is stored there (see
+//! `startup/keys.rs`), and gives no such protection.
 //!
 //! A sealed value is `v1.` + base64url(nonce ‖ ciphertext ‖ tag), with a
 //! random 192-bit nonce per value; the label is also the associated data, so

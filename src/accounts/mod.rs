@@ -197,11 +197,9 @@ impl Accounts {
                     let now = client.now;
                     let spent = one_time_tokens::spend(conn, &hash, Purpose::Verify, now)?
                         .ok_or(AccountError::InvalidLink)?;
-                    let user =
-                        UserRow::find(conn, &spent.user_id)?.ok_or(AccountError::InvalidLink)?;
-                    if user.email != spent.email {
-                        return Err(AccountError::InvalidLink);
-                    }
+                    let user = UserRow::find(conn, &spent.user_id)?
+                        .filter(|user| !user.disabled && user.email == spent.email)
+                        .ok_or(AccountError::InvalidLink)?;
                     UserRow::set_verified(conn, &user.id, now)?;
                     client
                         .event(AuditKind::EmailVerified)
@@ -288,8 +286,9 @@ impl Accounts {
                     let now = client.now;
                     let spent = one_time_tokens::spend(conn, &hash, Purpose::EmailChange, now)?
                         .ok_or(AccountError::InvalidLink)?;
-                    let user =
-                        UserRow::find(conn, &spent.user_id)?.ok_or(AccountError::InvalidLink)?;
+                    let user = UserRow::find(conn, &spent.user_id)?
+                        .filter(|user| !user.disabled)
+                        .ok_or(AccountError::InvalidLink)?;
                     if UserRow::find_by_email(conn, &spent.email)?.is_some() {
                         return Err(AccountError::EmailTaken);
                     }

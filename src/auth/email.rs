@@ -34,9 +34,12 @@ pub fn normalize(input: &str) -> Result<String, CredentialError> {
     {
         return Err(CredentialError::InvalidEmail);
     }
-    let (local, domain) = email
-        .rsplit_once('@')
-        .ok_or(CredentialError::InvalidEmail)?;
+    // The characters of mailbox syntax (`Name <addr>`, lists, comments,
+    // quoting) would let a stored address deliver somewhere else.
+    if email.contains(['<', '>', '"', ',', ';', ':', '(', ')', '[', ']', '\\']) {
+        return Err(CredentialError::InvalidEmail);
+    }
+    let (local, domain) = email.split_once('@').ok_or(CredentialError::InvalidEmail)?;
     let domain_ok = domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')

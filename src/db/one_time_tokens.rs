@@ -57,24 +57,32 @@ pub fn issue(
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> QueryResult<()> {
-    use one_time_tokens::dsl;
-    diesel::delete(
-        dsl::one_time_tokens
-            .filter(dsl::user_id.eq(user_id))
-            .filter(dsl::purpose.eq(purpose.as_str())),
+    // One statement: two requests at once for one user and purpose both
+    // end in a row (the later one's), never in a unique violation. (Diesel's
+    // upsert builder does not reach `MultiBackend`; this SQL is the same on
+    // both backends.)
+    diesel::sql_query(
+        "INSERT INTO one_time_tokens (token_hash, user_id, purpose, email, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (user_id, purpose) DO UPDATE SET token_hash = excluded.token_hash, \
+         email = excluded.email, created_at = excluded.created_at, expires_at = excluded.expires_at",
     )
+    .bind::<diesel::sql_types::Text, _>(hash)
+    .bind::<diesel::sql_types::Text, _>(user_id.to_string())
+    .bind::<diesel::sql_types::Text, _>(purpose.as_str())
+    .bind::<diesel::sql_types::Text, _>(email)
+    .bind::<diesel::sql_types::Timestamp, _>(now)
+    .bind::<diesel::sql_types::Timestamp, _>(expires_at)
     .execute(conn)?;
-    diesel::insert_into(dsl::one_time_tokens)
-        .values((
-            dsl::token_hash.eq(hash),
-            dsl::user_id.eq(user_id),
-            dsl::purpose.eq(purpose.as_str()),
-            dsl::email.eq(email),
-            dsl::created_at.eq(now),
-            dsl::expires_at.eq(expires_at),
-        ))
-        .execute(conn)?;
     Ok(())
+}
+
+/// Deletes every live link of `user_id`: a password change or reset, a
+/// sign-out everywhere, disabling — whatever bumps the token version — also
+/// ends the links mailed before it (a pending email change among them).
+pub fn revoke_all(conn: &mut DbConnection, user_id: &UserId) -> QueryResult<usize> {
+    use one_time_tokens::dsl;
+    diesel::delete(dsl::one_time_tokens.filter(dsl::user_id.eq(user_id))).execute(conn)
 }
 
 /// When the user's live token of `purpose` was issued, if there is one.

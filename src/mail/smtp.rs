@@ -5,6 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use lettre::Address;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -81,11 +82,15 @@ pub fn message(mail: &OpenedMail, from: &str) -> Result<Message, SendError> {
     let from: Mailbox = from
         .parse()
         .map_err(|e| SendError(format!("bad From address: {e}")))?;
-    let to: Mailbox = mail
-        .row
-        .recipient
-        .parse()
-        .map_err(|e| SendError(format!("bad recipient address: {e}")))?;
+    // The bare address, never `Name <addr>` syntax: the mail goes to exactly
+    // the stored address.
+    let to = Mailbox::new(
+        None,
+        mail.row
+            .recipient
+            .parse::<Address>()
+            .map_err(|e| SendError(format!("bad recipient address: {e}")))?,
+    );
     Message::builder()
         .from(from)
         .to(to)

@@ -25,8 +25,13 @@ use crate::metrics::Metrics;
 
 /// Mails claimed per round.
 const BATCH: i64 = 16;
-/// How long a claim holds a mail: longer than a round of sends can take.
-const LEASE: TimeDelta = TimeDelta::minutes(10);
+/// How long one send may take in all (lettre's own timeout bounds each step
+/// of the SMTP conversation, not the whole).
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a claim holds a mail: longer than a round of sends can take
+/// (`BATCH` × `SEND_TIMEOUT`), so no other instance reclaims a mail this
+/// one is still sending.
+const LEASE: TimeDelta = TimeDelta::minutes(20);
 /// How often the worker looks for due mails without being woken.
 const POLL: Duration = Duration::from_secs(1);
 /// Sending attempts before a mail is marked failed.
@@ -88,7 +93,15 @@ impl Delivery {
         for row in claimed {
             let (id, attempts) = (row.id.clone(), row.attempts);
             let outcome = match self.mailer.open(row) {
-                Some(mail) => self.transport.send(&mail, self.mailer.from()).await,
+                Some(mail) => {
+                    let send = self.transport.send(&mail, self.mailer.from());
+                    match tokio::time::timeout(SEND_TIMEOUT, send).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(super::smtp::SendError(format!(
+                            "no answer within {SEND_TIMEOUT:?}"
+                        ))),
+                    }
+                }
                 None => Err(super::smtp::SendError(
                     "the body does not open (was the refresh secret changed?)".into(),
                 )),
@@ -141,6 +154,12 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_round_of_sends_ends_within_its_lease() {
+        let round = SEND_TIMEOUT * BATCH as u32;
+        assert!(TimeDelta::from_std(round).unwrap() < LEASE);
+    }
 
     #[test]
     fn retries_grow_to_an_hour_and_stop_after_the_last_attempt() {

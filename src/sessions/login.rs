@@ -217,7 +217,9 @@ impl Sessions {
         } = opening;
         let attempt = place.as_ref().and_then(|p| p.id()).map(str::to_owned);
         let now = client.now;
-        let mailer = self.mailer.clone();
+        // Only to an address its owner proved: whoever registered someone
+        // else's address cannot mail them a notice at every login.
+        let mailer = self.mailer.clone().filter(|_| user.email_verified);
         let address = user.email.clone();
         let expires_at = self
             .db

@@ -19,6 +19,7 @@ use super::SessionError;
 use super::{AuthUser, LivenessCache, Sessions};
 use crate::auth::ClientInfo;
 use crate::db::audit::{AuditKind, NewAuditEvent};
+use crate::db::one_time_tokens;
 use crate::db::sessions::SessionRow;
 use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
@@ -77,7 +78,8 @@ impl Revocations {
     }
 
     /// Bumps the user's token version and revokes all their sessions except
-    /// `keep`, for `cause`; returns the new version. Call it inside a
+    /// `keep`, and every link mailed to them, for `cause`; returns the new
+    /// version. Call it inside a
     /// transaction together with its audit event (see
     /// [`Revocations::all_for_user_audited`]).
     pub fn all_for_user(
@@ -90,6 +92,7 @@ impl Revocations {
         self.users.push(user_id.clone());
         let version = TokenVersion::bump(conn, user_id)?;
         SessionRow::revoke_all_for_user(conn, user_id, keep, self.now)?;
+        one_time_tokens::revoke_all(conn, user_id)?;
         self.causes.push(cause);
         Ok(version)
     }

@@ -608,6 +608,18 @@ async fn a_sign_in_from_a_new_device_is_mailed(app: TestApp) {
         notices(mailbox(&app, &email).await).is_empty(),
         "the first sign-in is not news"
     );
+    app.login(&email, PASSWORD).await;
+    assert!(
+        notices(mailbox(&app, &email).await).is_empty(),
+        "no notice to an address nobody proved"
+    );
+    let token = link_token(&app, &email, "verify-email").await;
+    let verified = app
+        .anon()
+        .post("/auth/verify-email")
+        .json(&json!({ "token": token }))
+        .await;
+    assert_eq!(verified.status(), StatusCode::OK);
     let again = laptop.try_login(&email, PASSWORD).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert!(
@@ -655,4 +667,49 @@ async fn a_password_change_is_mailed(app: TestApp) {
     let newest = &mailbox(&app, &email).await[0];
     assert_eq!(newest.subject, "Your Wristband password was changed");
     assert!(newest.text.contains("password reset"), "{}", newest.text);
+}
+
+backend_test!(a_password_change_ends_the_links_mailed_before_it, mail_on());
+async fn a_password_change_ends_the_links_mailed_before_it(app: TestApp) {
+    // Someone who knew the password asked to move the account to their
+    // address; the owner, warned, changes the password: the link dies.
+    let (email, thief) = (unique("owner"), unique("thief"));
+    register(&app, &email).await;
+    let intruder = app.login(&email, PASSWORD).await;
+    let asked = intruder
+        .post("/auth/email")
+        .json(&json!({"new_email": thief, "current_password": PASSWORD}))
+        .await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let stolen = link_token(&app, &thief, "confirm-email").await;
+    let owner = app.login(&email, PASSWORD).await;
+    let changed = owner
+        .post("/auth/password")
+        .json(&json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}))
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let confirm = app
+        .anon()
+        .post("/auth/email/confirm")
+        .json(&json!({ "token": stolen }))
+        .await;
+    assert_error(confirm, StatusCode::BAD_REQUEST, "invalid_token").await;
+    app.login(&email, NEW_PASSWORD).await;
+}
+
+backend_test!(addresses_in_mailbox_syntax_are_refused, mail_on());
+async fn addresses_in_mailbox_syntax_are_refused(app: TestApp) {
+    for email in [
+        "\"ceo@corp.example\"<attacker@evil.example>",
+        "x<victim@corp.example>",
+        "a@b@example.com",
+        "victim@corp.example,attacker@evil.example",
+    ] {
+        let response = app
+            .anon()
+            .post("/auth/register")
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_email").await;
+    }
 }
