@@ -22,8 +22,11 @@ const EVENT_NAMES = {
   logout_all: 'Signed out everywhere',
   other_sessions_revoked: 'Signed out other devices',
   password_changed: 'Password changed',
+  password_reset_requested: 'Password reset link requested',
   password_reset: 'Password reset by email',
-  password_reset_requested: 'Password reset requested by an admin',
+  email_verification_sent: 'Verification link sent',
+  email_verified: 'Email address verified',
+  email_change_requested: 'Email change requested',
   email_changed: 'Email address changed',
   mfa_enabled: 'Two-step sign-in turned on',
   mfa_disabled: 'Two-step sign-in turned off',
@@ -290,27 +293,244 @@ async function toggle(user) {
 async function refreshView() {
   const me = await api('/auth/me');
   if (!me) return;
-  $('#whoami').textContent = me.email;
-  $('#role').textContent = me.role;
+  showUser(me);
   await showSessions();
   const admin = me.role === 'admin';
   $('#admin').hidden = !admin;
   if (admin && auth.user) await showAdmin();
 }
 
+/** The signed-in user's address, role and, while the address is not
+ * verified (and the server sends mail), the banner that says so. */
+function showUser(user) {
+  $('#whoami').textContent = user.email;
+  $('#role').textContent = user.role;
+  $('#verify-address').textContent = user.email;
+  unverified = !user.email_verified;
+  showMailFeatures();
+}
+
+// ---- Mail: password reset, email verification, email change. A server
+// without mail answers 404 to every mail route; the app then offers none.
+
+/** Whether the server sends mail: null until known. */
+let mail = null;
+/** Whether the signed-in user's address is unverified. */
+let unverified = false;
+
+/** Asks the server whether it has the mail routes, without calling one: a
+ * GET to a POST-only route is a 405 where it exists, a 404 where it does not. */
+async function probeMail() {
+  try {
+    const response = await fetch('/auth/password-reset', { credentials: 'same-origin' });
+    mail = response.status !== 404;
+  } catch {
+    mail = true; // unknown: offer it, and let a call tell
+  }
+  showMailFeatures();
+}
+
+function showMailFeatures() {
+  $('#forgot-password').hidden = mail !== true;
+  $('#email-card').hidden = mail !== true;
+  $('#verify-banner').hidden = !(mail === true && auth.user && unverified);
+}
+
+/** A 404 from a mail route: the server has no mail (any more). */
+function mailGone(error) {
+  if (!(error instanceof WristbandError) || error.status !== 404) return false;
+  mail = false;
+  showMailFeatures();
+  say('This server does not send mail: email links are turned off.');
+  return true;
+}
+
+/** Runs a mail call like `act`, turning a 404 into "no mail here". */
+function mailAct(button, action) {
+  return act(button, async () => {
+    try {
+      await action();
+    } catch (error) {
+      if (!mailGone(error)) throw error;
+    }
+  });
+}
+
+/** What the page shows besides the signed-in or signed-out view: the
+ * forgot-password form, the reset form (with the link's token), or nothing. */
+let page = 'main';
+let resetToken = null;
+
+function showPage() {
+  const user = auth.user;
+  $('#signed-out').hidden = Boolean(user) || page !== 'main';
+  $('#signed-in').hidden = !user || page !== 'main';
+  $('#forgot-page').hidden = page !== 'forgot';
+  $('#reset-page').hidden = page !== 'reset';
+}
+
+function goTo(next) {
+  page = next;
+  if (next !== 'reset') resetToken = null;
+  showPage();
+}
+
+/** Takes the fragment (and the token in it) out of the address bar and the
+ * history entry, without a reload or another `hashchange`. */
+function clearFragment() {
+  if (location.hash) history.replaceState(history.state, '', location.pathname + location.search);
+}
+
+const LINK = /^#(reset-password|verify-email|confirm-email)=([A-Za-z0-9_-]+)$/;
+
+/** Acts on the fragment: a link from a mail, or the forgot-password form. */
+async function route() {
+  const hash = location.hash;
+  if (hash === '#forgot-password') {
+    showForgot();
+    return;
+  }
+  const link = LINK.exec(hash);
+  if (!link) return;
+  const [, kind, token] = link;
+  if (kind === 'reset-password') {
+    // Kept in the address bar until it is spent, so a reload still works.
+    resetToken = token;
+    say('');
+    $('#new-password').value = '';
+    goTo('reset');
+    $('#new-password').focus();
+    return;
+  }
+  clearFragment();
+  goTo('main');
+  await mailAct(null, async () => {
+    if (kind === 'verify-email') {
+      const user = await auth.verifyEmail(token);
+      say(`Your address ${user.email} is verified.`, 'info');
+    } else {
+      const user = await auth.confirmEmail(token);
+      say(`Your email address is now ${user.email}.`, 'info');
+    }
+  });
+}
+
+function showForgot() {
+  clearFragment();
+  say('');
+  $('#reset-email').value = $('#email').value.trim();
+  goTo('forgot');
+  $('#reset-email').focus();
+}
+
+$('#forgot-password-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  showForgot();
+});
+
+$('#forgot-back-button').addEventListener('click', () => {
+  say('');
+  goTo('main');
+});
+
+$('#forgot-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  mailAct($('#send-reset-button'), async () => {
+    const address = $('#reset-email').value.trim();
+    await auth.requestPasswordReset(address);
+    if (!$('#email').value) $('#email').value = address;
+    goTo('main');
+    say(
+      `If an account uses ${address}, a link to reset its password was sent there. ` +
+        'Check your mail.',
+      'info',
+    );
+  });
+});
+
+$('#reset-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const token = resetToken;
+  if (!token) return;
+  act($('#reset-password-button'), async () => {
+    try {
+      await auth.resetPassword(token, $('#new-password').value);
+    } catch (error) {
+      if (mailGone(error)) {
+        clearFragment();
+        goTo('main');
+        return undefined;
+      }
+      if (error instanceof WristbandError && error.code === 'invalid_token') {
+        // Spent, expired or superseded: nothing to keep in the address bar.
+        clearFragment();
+        $('#reset-email').value = '';
+        goTo('forgot');
+        say('This reset link is no longer valid. Ask for a new one below.');
+        return undefined;
+      }
+      throw error; // a weak password: the link still works, try another
+    }
+    $('#new-password').value = '';
+    clearFragment();
+    goTo('main');
+    say('Your password was changed and you are signed in; your other sessions were signed out.', 'info');
+    return undefined;
+  });
+});
+
+$('#reset-cancel-button').addEventListener('click', () => {
+  clearFragment();
+  say('');
+  goTo('main');
+});
+
+$('#resend-verification-button').addEventListener('click', () =>
+  mailAct($('#resend-verification-button'), async () => {
+    try {
+      await auth.sendVerification();
+    } catch (error) {
+      if (error instanceof WristbandError && error.code === 'already_verified') {
+        unverified = false;
+        showMailFeatures();
+        say('Your address is already verified.', 'info');
+        return;
+      }
+      throw error;
+    }
+    say(`A new verification link is on its way to ${$('#verify-address').textContent}.`, 'info');
+  }),
+);
+
+$('#change-email').addEventListener('submit', (event) => {
+  event.preventDefault();
+  mailAct($('#change-email-button'), async () => {
+    const address = $('#new-email').value.trim();
+    await auth.changeEmail(address, $('#email-password').value);
+    $('#new-email').value = '';
+    $('#email-password').value = '';
+    say(
+      `A link to confirm the change was sent to ${address}. ` +
+        'Your address stays the same until you open it.',
+      'info',
+    );
+  });
+});
+
 let shown; // the user id on display: undefined before the first render
+let viewing = Promise.resolve(); // the signed-in view loading
 function render(user) {
-  $('#signed-out').hidden = Boolean(user);
-  $('#signed-in').hidden = !user;
+  if (user && page === 'forgot') page = 'main'; // signed in meanwhile (another tab)
+  showPage();
+  if (user) showUser(user);
+  else showMailFeatures();
   const who = user ? user.id : null;
   if (who === shown) return;
   const first = shown === undefined;
   shown = who;
   if (user) {
-    $('#whoami').textContent = user.email;
-    $('#role').textContent = user.role;
     say('');
-    refreshView().catch(sayError);
+    viewing = refreshView().catch(sayError);
   } else {
     $('#sessions').replaceChildren();
     $('#admin').hidden = true;
@@ -362,16 +582,24 @@ $('#admin-search').addEventListener('keydown', (event) => {
 $('#change-password').addEventListener('submit', (event) => {
   event.preventDefault();
   act($('#change-password-button'), async () => {
-    await auth.changePassword($('#current-password').value, $('#new-password').value);
+    await auth.changePassword($('#current-password').value, $('#changed-password').value);
     $('#current-password').value = '';
-    $('#new-password').value = '';
+    $('#changed-password').value = '';
     say('Password changed; your other sessions were signed out.', 'info');
     await refreshView();
   });
 });
 
 auth.onChange(render);
-auth
+probeMail();
+// A link from a mail is acted on once the session (if any) is resumed and its
+// view loaded, so that nothing of that first load overwrites what it shows.
+const ready = auth
   .restore()
-  .then((user) => render(user))
+  .then((user) => {
+    render(user);
+    return viewing;
+  })
   .catch(sayError);
+ready.then(route).catch(sayError);
+window.addEventListener('hashchange', () => ready.then(route).catch(sayError));

@@ -14,6 +14,18 @@
 //                                            // (other browsers, devices); this one stays
 //   await auth.logout();                     // or auth.logoutAll()
 //
+// With mail on (the routes below answer 404 on a server without it):
+//   await auth.requestPasswordReset(email);  // mails a link, if the account exists
+//   await auth.resetPassword(token, next);   // the link's token; signs in like login
+//   await auth.sendVerification();           // a new verification link (signed in)
+//   await auth.verifyEmail(token);           // resolves to the user, verified
+//   await auth.changeEmail(next, password);  // mails a link to the new address
+//   await auth.confirmEmail(token);          // resolves to the user at the new address
+//
+// Links in mails open the app at APP_URL#reset-password=TOKEN,
+// #verify-email=TOKEN or #confirm-email=TOKEN: read the token from
+// `location.hash`, pass it here, then take it out of the address bar.
+//
 // How it keeps the user signed in:
 // - The access token lives in this module's memory only: never localStorage,
 //   sessionStorage or a readable cookie. The refresh token is an HttpOnly
@@ -85,7 +97,8 @@ export class Wristband {
     }
   }
 
-  /** The signed-in user (`{id, email, role, disabled, created_at}`), or null. */
+  /** The signed-in user (`{id, email, email_verified, role, disabled,
+   * created_at}`), or null. */
   get user() {
     return this.#user;
   }
@@ -138,6 +151,65 @@ export class Wristband {
       this.#set(await response.json(), true);
       return this.#user;
     });
+  }
+
+  /** Asks for a password-reset link by mail. Resolves the same way whether
+   * or not an account has the address (a mail goes only if one does). */
+  async requestPasswordReset(email) {
+    await this.#post('/auth/password-reset', { email });
+  }
+
+  /** Sets a new password with the token of a reset link, and signs in (like
+   * `login`); resolves to the user. Every other session of the user ends.
+   * A used, expired or superseded link throws `invalid_token`; a weak
+   * password throws `weak_password` and leaves the link usable. */
+  async resetPassword(token, newPassword) {
+    return this.#exclusive(async () => {
+      const body = await this.#post('/auth/password-reset/confirm', {
+        token,
+        new_password: newPassword,
+      });
+      this.#set(body, true);
+      return this.#user;
+    });
+  }
+
+  /** Mails the signed-in user a new link to verify their address (at most
+   * one mail a minute; the call succeeds either way). Throws
+   * `already_verified` (409) when there is nothing to verify. */
+  async sendVerification() {
+    const response = await this.fetch('/auth/verify-email/send', { method: 'POST' });
+    if (!response.ok) throw await errorOf(response);
+  }
+
+  /** Verifies an address with the token of a verification link; works signed
+   * in or not. Resolves to the user; when that is the signed-in user, `user`
+   * follows (and listeners hear of it). */
+  async verifyEmail(token) {
+    const user = await this.#post('/auth/verify-email', { token });
+    this.#updated(user, true);
+    return user;
+  }
+
+  /** Asks to move the signed-in user to `newEmail`: a link goes to the new
+   * address (and a notice to the current one). Nothing changes until the
+   * link is opened. A wrong password throws `invalid_credentials` (403). */
+  async changeEmail(newEmail, currentPassword) {
+    const response = await this.fetch('/auth/email', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ new_email: newEmail, current_password: currentPassword }),
+    });
+    if (!response.ok) throw await errorOf(response);
+  }
+
+  /** Confirms a new address with the token of an email-change link; works
+   * signed in or not. Resolves to the user at the new address; when that is
+   * the signed-in user, `user` follows (and listeners hear of it). */
+  async confirmEmail(token) {
+    const user = await this.#post('/auth/email/confirm', { token });
+    this.#updated(user, true);
+    return user;
   }
 
   /** Ends this session (in every tab of this browser: they share it). */
@@ -295,6 +367,14 @@ export class Wristband {
     this.#notify();
   }
 
+  /** A newer copy of the signed-in user (same id, the same tokens). */
+  #updated(user, tell) {
+    if (!user || !this.#user || user.id !== this.#user.id) return;
+    this.#user = user;
+    if (tell) this.#tell({ type: 'user', user });
+    this.#notify();
+  }
+
   #signedOut(tell) {
     const was = this.#token || this.#user;
     this.#token = null;
@@ -308,6 +388,7 @@ export class Wristband {
     if (!message || typeof message !== 'object') return;
     if (message.type === 'token' && message.tokens) this.#set(message.tokens, false);
     if (message.type === 'signed-out') this.#signedOut(false);
+    if (message.type === 'user') this.#updated(message.user, false);
   }
 
   #tell(message) {

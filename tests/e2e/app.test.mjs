@@ -368,15 +368,18 @@ test('a page on another origin cannot refresh', async () => {
   const [refusedBefore, rotatedBefore] = [await metric('wristband_http_requests_total', refused), await metric('wristband_http_requests_total', rotated)];
   // Same site (the browser sends the SameSite=Strict cookie), other origin.
   const elsewhere = await foreignOrigin(server.url);
-  const attacker = await context.newPage();
-  await attacker.goto(elsewhere.url);
-  await attacker.locator('#out').filter({ hasNotText: 'running' }).waitFor();
-  const outcome = await attacker.textContent('#out');
-  assert.match(outcome, /^blocked/, `the page read the answer: ${outcome}`);
-  assert.equal(await metric('wristband_http_requests_total', refused), refusedBefore + 1, 'the server refused it');
-  assert.equal(await metric('wristband_http_requests_total', rotated), rotatedBefore, 'nothing rotated');
-  await screenshot(attacker, '11-foreign-origin');
-  elsewhere.stop();
+  try {
+    const attacker = await context.newPage();
+    await attacker.goto(elsewhere.url);
+    await attacker.locator('#out').filter({ hasNotText: 'running' }).waitFor();
+    const outcome = await attacker.textContent('#out');
+    assert.match(outcome, /^blocked/, `the page read the answer: ${outcome}`);
+    assert.equal(await metric('wristband_http_requests_total', refused), refusedBefore + 1, 'the server refused it');
+    assert.equal(await metric('wristband_http_requests_total', rotated), rotatedBefore, 'nothing rotated');
+    await screenshot(attacker, '11-foreign-origin');
+  } finally {
+    elsewhere.stop(); // else its open server keeps the test process alive
+  }
 
   const cookieAfter = (await context.cookies()).find((c) => c.name === REFRESH_COOKIE);
   assert.equal(cookieAfter.value, cookieBefore.value, 'nothing was rotated');

@@ -1,11 +1,18 @@
 // What every browser test shares: a real Wristband (the release binary, port
 // 0, a fresh SQLite file, a 3 s access token), Debian's Chromium driven by
-// playwright-core, a screenshot per scenario under target/e2e/, and a second
-// origin to attack from.
+// playwright-core, a screenshot per scenario under target/e2e/, a second
+// origin to attack from, and test mode's mailbox.
+//
+// The binary serves static/ as it was when it was built. To try changes to
+// the app without a rebuild, WRISTBAND_E2E_STATIC_FROM_DISK=1 puts a plain
+// proxy in front of it that answers /, /app.js, /wristband.js and /style.css
+// from static/ (with the binary's headers, CSP included) and passes all else
+// on untouched, Host included (so the server sees the page's own origin);
+// links in mails point at the proxy.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,6 +29,11 @@ export const ACCESS_TTL_MS = 3000;
 
 /** Starts the release binary; resolves to `{ url, stop }` once it listens. */
 export async function startServer(extraEnv = {}) {
+  if (process.env.WRISTBAND_E2E_STATIC_FROM_DISK === '1') return staticFromDisk(extraEnv);
+  return startBinary(extraEnv);
+}
+
+async function startBinary(extraEnv) {
   const dir = mkdtempSync(join(tmpdir(), 'wristband-e2e-'));
   const child = spawn(binary, ['serve'], {
     env: {
@@ -54,6 +66,58 @@ export async function startServer(extraEnv = {}) {
     stop() {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const STATIC = {
+  '/': 'index.html',
+  '/app.js': 'app.js',
+  '/wristband.js': 'wristband.js',
+  '/style.css': 'style.css',
+};
+
+/** The binary behind a proxy that serves static/ from disk (see the top). */
+async function staticFromDisk(extraEnv) {
+  const proxy = createServer();
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${proxy.address().port}`;
+  const binary = await startBinary({ WRISTBAND_APP_URL: `${url}/`, ...extraEnv });
+  const target = new URL(binary.url);
+  proxy.on('request', (req, res) => {
+    const upstream = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        const file = STATIC[new URL(req.url, url).pathname];
+        const headers = { ...answer.headers };
+        if (req.method === 'GET' && file && headers['content-security-policy']) {
+          const body = readFileSync(join(root, 'static', file));
+          delete headers['transfer-encoding'];
+          headers['content-length'] = body.length;
+          answer.resume();
+          res.writeHead(answer.statusCode, headers);
+          res.end(body);
+        } else {
+          res.writeHead(answer.statusCode, headers);
+          answer.pipe(res);
+        }
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  return {
+    url,
+    stop() {
+      proxy.close();
+      proxy.closeAllConnections();
+      binary.stop();
     },
   };
 }
@@ -143,3 +207,42 @@ export async function foreignOrigin(wristbandUrl) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The mails test mode captured for `to`, newest first. */
+export async function mailbox(url, to) {
+  const response = await fetch(`${url}/test/mailbox?${new URLSearchParams({ to })}`);
+  if (!response.ok) throw new Error(`GET /test/mailbox answered ${response.status}`);
+  return response.json();
+}
+
+/** Waits until `to` has `count` mails whose subject contains `subject`;
+ * resolves to them, newest first. */
+export async function mails(url, to, subject, count = 1, timeout = 5000) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const found = (await mailbox(url, to)).filter((m) => m.subject.includes(subject));
+    if (found.length >= count) return found;
+    if (Date.now() > until) {
+      throw new Error(`${found.length} of ${count} mails "${subject}" to ${to} within ${timeout} ms`);
+    }
+    await sleep(100);
+  }
+}
+
+/** The token of a mail's link: `kind` is reset-password, verify-email or
+ * confirm-email. The link is in both the text and the HTML part. */
+export function linkToken(mail, kind) {
+  const match = /(reset-password|verify-email|confirm-email)=([A-Za-z0-9_-]{43})/.exec(mail.text);
+  if (!match || match[1] !== kind) throw new Error(`no ${kind} link in "${mail.subject}"`);
+  if (!mail.html.includes(match[0])) throw new Error(`the HTML of "${mail.subject}" lacks the link`);
+  return match[2];
+}
+
+/** POSTs JSON to the server; resolves to the response. */
+export function post(url, path, body) {
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
