@@ -63,6 +63,9 @@ pub struct User {
     pub email: String,
     /// Whether the user proved they read mail at `email`.
     pub email_verified: bool,
+    /// Whether the user has a second factor (TOTP): their logins take two
+    /// steps.
+    pub mfa_enabled: bool,
     /// `user` or `admin`.
     pub role: Role,
     /// Whether the user is disabled.
@@ -77,6 +80,7 @@ impl From<UserRow> for User {
             id: row.id,
             email: row.email,
             email_verified: row.email_verified,
+            mfa_enabled: row.mfa_enabled,
             role: row.role,
             disabled: row.disabled,
             created_at: utc(row.created_at),
@@ -176,6 +180,9 @@ pub struct PasswordChange {
     /// most common passwords nor (with a range API set) a breached one.
     #[schema(min_length = 8, max_length = 72)]
     pub new_password: Password,
+    /// For a user with a second factor: a TOTP code or a recovery code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<OneTimeCode>,
 }
 
 impl PasswordChange {
@@ -184,6 +191,7 @@ impl PasswordChange {
         Self {
             current_password: current_password.into(),
             new_password: new_password.into(),
+            code: None,
         }
     }
 }
@@ -395,6 +403,10 @@ pub struct Introspection {
     /// Always `Bearer` when active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+    /// How the session's login was authenticated (RFC 8176): `["pwd"]`,
+    /// `["pwd", "otp"]`, `["pwd", "rec"]` or `["hwk"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
 }
 
 /// `POST /test/users` body (test mode only): a user and a live session in
@@ -541,4 +553,113 @@ impl From<crate::mail::OpenedMail> for Mail {
 pub struct MailboxQuery {
     /// Only mails to this address.
     pub to: Option<String>,
+}
+
+/// A one-time code in a request body (a TOTP code or a recovery code):
+/// redacted in `Debug`, wiped from memory when dropped.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, format = Password)]
+pub struct OneTimeCode(SecretString);
+
+impl OneTimeCode {
+    /// The code as a secret.
+    pub fn into_secret(self) -> SecretString {
+        self.0
+    }
+}
+
+impl From<&str> for OneTimeCode {
+    fn from(text: &str) -> Self {
+        Self(text.into())
+    }
+}
+
+impl Serialize for OneTimeCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.expose_secret())
+    }
+}
+
+/// `{current_password}`: starting a TOTP factor.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TotpStart {
+    /// The password now.
+    pub current_password: Password,
+}
+
+/// A pending TOTP factor, shown once: the secret, and the same as an
+/// `otpauth://` URI and its QR code. (No `Debug`: it holds the secret.)
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// The secret in base32 (160 bits), for typing into an authenticator.
+    pub secret: String,
+    /// `otpauth://totp/ISSUER:EMAIL?secret=…&issuer=ISSUER&algorithm=SHA1&digits=6&period=30`.
+    pub otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
+    pub qr_svg: String,
+}
+
+/// `{code}`: a TOTP code (six digits) or, where the route says so, a
+/// recovery code.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MfaCode {
+    /// The code.
+    pub code: OneTimeCode,
+}
+
+/// `{mfa_token, code}` or `{mfa_token, recovery_code}`: a login's second
+/// step. (No `Debug`: it holds the token.)
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MfaLogin {
+    /// The token the login's first step answered with.
+    #[schema(max_length = 64)]
+    pub mfa_token: String,
+    /// A TOTP code (six digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<OneTimeCode>,
+    /// A recovery code (`xxxx-xxxx-xxxx-xxxx`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<OneTimeCode>,
+}
+
+/// The answer of a right password for a user with a second factor: no
+/// tokens and no cookie yet. (No `Debug`: it holds the token.)
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MfaRequired {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// For `POST /auth/login/mfa`, within 5 minutes, once.
+    pub mfa_token: String,
+    /// What the second step takes: `totp`, `recovery_code`.
+    pub methods: Vec<String>,
+}
+
+/// A confirmed TOTP factor: fresh tokens for the caller's session, and the
+/// recovery codes, shown once. (No `Debug`: it holds tokens.)
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TotpConfirmed {
+    /// The access token and user, as every token response.
+    #[serde(flatten)]
+    pub tokens: TokenResponse,
+    /// Ten single-use recovery codes.
+    pub recovery_codes: Vec<String>,
+}
+
+/// `{recovery_codes}`: a new set, shown once. (No `Debug`: they are secrets.)
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten single-use recovery codes.
+    pub recovery_codes: Vec<String>,
+}
+
+/// What a right password answers: tokens, or — for a user with a second
+/// factor — the second step's token.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignInAnswer {
+    /// Signed in.
+    Tokens(TokenResponse),
+    /// The second factor is needed: `POST /auth/login/mfa`.
+    MfaRequired(MfaRequired),
 }

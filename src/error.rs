@@ -89,6 +89,22 @@ pub enum ApiError {
     /// are required.
     #[error("email not verified")]
     EmailNotVerified,
+    /// A wrong second factor at a login's second step (401).
+    #[error("invalid code")]
+    InvalidCode,
+    /// A wrong second factor from a signed-in caller (400: their token is
+    /// fine).
+    #[error("wrong code")]
+    WrongCode,
+    /// A login's `mfa_token` is unknown, expired or spent: log in again.
+    #[error("invalid mfa token")]
+    InvalidMfaToken,
+    /// The user has a confirmed second factor already.
+    #[error("mfa already enabled")]
+    MfaAlreadyEnabled,
+    /// The user has no confirmed second factor.
+    #[error("mfa not enabled")]
+    MfaNotEnabled,
     /// The database (or the blocking pool) cannot serve now.
     #[error("unavailable")]
     Unavailable,
@@ -122,6 +138,10 @@ impl ApiError {
             Self::InvalidLink => "invalid_token",
             Self::AlreadyVerified => "already_verified",
             Self::EmailNotVerified => "email_not_verified",
+            Self::InvalidCode | Self::WrongCode => "invalid_code",
+            Self::InvalidMfaToken => "invalid_mfa_token",
+            Self::MfaAlreadyEnabled => "mfa_already_enabled",
+            Self::MfaNotEnabled => "mfa_not_enabled",
             Self::Unavailable => "unavailable",
         }
     }
@@ -158,6 +178,14 @@ impl ApiError {
             Self::EmailNotVerified => {
                 "The email address is not verified yet: open the link in the verification mail.".into()
             }
+            Self::InvalidCode | Self::WrongCode => {
+                "The code is not valid: it is wrong, expired or already used.".into()
+            }
+            Self::InvalidMfaToken => {
+                "The sign-in expired or was already finished; sign in again.".into()
+            }
+            Self::MfaAlreadyEnabled => "Two-factor authentication is already on.".into(),
+            Self::MfaNotEnabled => "Two-factor authentication is not on.".into(),
             Self::Unavailable => "The service is temporarily unavailable.".into(),
         }
     }
@@ -169,9 +197,16 @@ impl ResponseError for ApiError {
             Self::InvalidRequest(_)
             | Self::InvalidEmail
             | Self::WeakPassword(_)
-            | Self::InvalidLink => StatusCode::BAD_REQUEST,
-            Self::EmailTaken | Self::LastAdmin | Self::AlreadyVerified => StatusCode::CONFLICT,
+            | Self::InvalidLink
+            | Self::WrongCode => StatusCode::BAD_REQUEST,
+            Self::EmailTaken
+            | Self::LastAdmin
+            | Self::AlreadyVerified
+            | Self::MfaAlreadyEnabled
+            | Self::MfaNotEnabled => StatusCode::CONFLICT,
             Self::InvalidCredentials
+            | Self::InvalidCode
+            | Self::InvalidMfaToken
             | Self::InvalidGrant(_)
             | Self::MissingToken
             | Self::InvalidToken => StatusCode::UNAUTHORIZED,

@@ -20,6 +20,7 @@ pub mod logging;
 pub mod mac;
 pub mod mail;
 pub mod metrics;
+pub mod mfa;
 #[cfg(test)]
 mod proptest_support;
 pub mod routes;

@@ -8,7 +8,8 @@
 //! |---|---|---|
 //! | `wristband_http_requests_total` | counter | `route` (pattern), `method`, `status` |
 //! | `wristband_http_request_duration_seconds` | histogram | `route`, `method` |
-//! | `wristband_logins_total` | counter | `outcome`: `succeeded`, `failed`, `locked` |
+//! | `wristband_logins_total` | counter | `outcome`: `succeeded`, `failed`, `locked`, `mfa_required` |
+//! | `wristband_mfa_checks_total` | counter | `method`: `totp`, `recovery_code`; `outcome`: `accepted`, `refused` |
 //! | `wristband_refreshes_total` | counter | `outcome`: `rotated`, `grace`, `reused`, `refused` |
 //! | `wristband_revocations_total` | counter | `cause` |
 //! | `wristband_db_pool_connections` | gauge | |
@@ -27,7 +28,7 @@ use prometheus::{
 };
 
 /// The `outcome` labels of [`Login`], in its order.
-const LOGIN_OUTCOMES: [&str; 3] = ["succeeded", "failed", "locked"];
+const LOGIN_OUTCOMES: [&str; 4] = ["succeeded", "failed", "locked", "mfa_required"];
 /// The `outcome` labels of [`Refresh`], in its order.
 const REFRESH_OUTCOMES: [&str; 4] = ["rotated", "grace", "reused", "refused"];
 
@@ -41,6 +42,9 @@ pub enum Login {
     /// Refused by the lockout: the client class is locked, or attempts in
     /// flight held its budget for longer than an attempt waits.
     Locked,
+    /// A right password for a user with a second factor: the login waits
+    /// for its second step (which counts as a login of its own).
+    MfaRequired,
 }
 
 /// How a refresh ended.
@@ -62,6 +66,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     logins: IntCounterVec,
+    mfa_checks: IntCounterVec,
     refreshes: IntCounterVec,
     revocations: IntCounterVec,
     pool_connections: IntGauge,
@@ -154,8 +159,14 @@ impl Metrics {
             logins: counter(
                 &registry,
                 "wristband_logins_total",
-                "Login attempts by outcome: succeeded, failed, locked.",
+                "Login attempts by outcome: succeeded, failed, locked, mfa_required.",
                 &["outcome"],
+            ),
+            mfa_checks: counter(
+                &registry,
+                "wristband_mfa_checks_total",
+                "Second-factor proofs checked, by method (totp, recovery_code) and outcome (accepted, refused).",
+                &["method", "outcome"],
             ),
             refreshes: counter(
                 &registry,
@@ -219,6 +230,11 @@ impl Metrics {
         for outcome in REFRESH_OUTCOMES {
             self.refreshes.with_label_values(&[outcome]);
         }
+        for method in ["totp", "recovery_code"] {
+            for outcome in ["accepted", "refused"] {
+                self.mfa_checks.with_label_values(&[method, outcome]);
+            }
+        }
     }
 
     /// One answered request.
@@ -236,6 +252,13 @@ impl Metrics {
         self.logins
             .with_label_values(&[LOGIN_OUTCOMES[outcome as usize]])
             .inc();
+    }
+
+    /// One second-factor proof of `method` (`totp`, `recovery_code`),
+    /// accepted or not.
+    pub fn mfa_check(&self, method: &str, accepted: bool) {
+        let outcome = if accepted { "accepted" } else { "refused" };
+        self.mfa_checks.with_label_values(&[method, outcome]).inc();
     }
 
     /// One refresh attempt.

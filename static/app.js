@@ -30,6 +30,10 @@ const EVENT_NAMES = {
   email_changed: 'Email address changed',
   mfa_enabled: 'Two-step sign-in turned on',
   mfa_disabled: 'Two-step sign-in turned off',
+  mfa_recovery_codes_regenerated: 'New recovery codes made',
+  mfa_recovery_code_used: 'Signed in with a recovery code',
+  mfa_failed: 'Wrong or reused two-step code',
+  mfa_reset: 'Two-step sign-in removed by an admin',
   passkey_added: 'Passkey added',
   passkey_removed: 'Passkey removed',
   session_revoked: 'Session revoked',
@@ -48,7 +52,13 @@ function say(text, kind = 'error') {
 }
 
 function sayError(error) {
-  say(error instanceof WristbandError ? error.message : `Something went wrong: ${error}`);
+  if (!(error instanceof WristbandError)) {
+    say(`Something went wrong: ${error}`);
+    return;
+  }
+  const seconds = error.status === 429 ? error.retryAfter : null;
+  const wait = seconds < 120 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
+  say(seconds ? `${error.message} (wait ${wait})` : error.message);
 }
 
 /** Runs `action`, showing its error, with `button` disabled meanwhile. */
@@ -232,14 +242,16 @@ async function showUsers() {
     : `${total} ${plural}${partial}`;
   $('#admin-users').replaceChildren(
     ...users.map((u) => {
+      const buttons = [
+        button('revoke-all danger', 'Revoke sessions', () => revokeAll(u)),
+        button('toggle-disabled secondary', u.disabled ? 'Enable' : 'Disable', () => toggle(u)),
+      ];
+      if (u.mfa_enabled) buttons.push(button('reset-mfa danger', 'Remove 2FA', () => resetMfa(u)));
       const li = item(
         `user-row${u.disabled ? ' disabled' : ''}`,
         u.email,
-        `${u.role}${u.disabled ? ' · disabled' : ''} · since ${when(u.created_at)}`,
-        [
-          button('revoke-all danger', 'Revoke sessions', () => revokeAll(u)),
-          button('toggle-disabled secondary', u.disabled ? 'Enable' : 'Disable', () => toggle(u)),
-        ],
+        `${u.role}${u.mfa_enabled ? ' · 2FA' : ''}${u.disabled ? ' · disabled' : ''} · since ${when(u.created_at)}`,
+        buttons,
       );
       li.dataset.userId = u.id;
       return li;
@@ -280,6 +292,14 @@ async function revokeAll(user) {
   if (auth.user) await refreshView();
 }
 
+/** Takes away a user's two-step sign-in (they lost their authenticator and
+ * their recovery codes): the server also ends every session of theirs. */
+async function resetMfa(user) {
+  await api(`/admin/users/${encodeURIComponent(user.id)}/mfa`, { method: 'DELETE' });
+  say(`Two-factor authentication of ${user.email} was removed; their sessions were signed out.`, 'info');
+  if (auth.user) await refreshView();
+}
+
 async function toggle(user) {
   await api(`/admin/users/${encodeURIComponent(user.id)}`, {
     method: 'PATCH',
@@ -300,15 +320,324 @@ async function refreshView() {
   if (admin && auth.user) await showAdmin();
 }
 
-/** The signed-in user's address, role and, while the address is not
- * verified (and the server sends mail), the banner that says so. */
+/** The signed-in user's address, role, whether two-step sign-in is on and,
+ * while the address is not verified (and the server sends mail), the banner
+ * that says so. */
 function showUser(user) {
   $('#whoami').textContent = user.email;
   $('#role').textContent = user.role;
   $('#verify-address').textContent = user.email;
   unverified = !user.email_verified;
   showMailFeatures();
+  showMfa(user);
 }
+
+// ---- Two-step sign-in: an authenticator app's codes (TOTP) and recovery
+// codes. A server without it sends no `mfa_enabled`; the app then offers none.
+
+/** The factor being set up (`startTotp`'s answer) until it is confirmed. */
+let setup = null;
+
+/** The two-factor card (and the line in the user card) for `user`. */
+function showMfa(user) {
+  const known = typeof user.mfa_enabled === 'boolean';
+  const on = user.mfa_enabled === true;
+  $('#mfa-card').hidden = !known;
+  $('#mfa-state').hidden = !known;
+  $('#mfa-status').textContent = on ? 'on' : 'off';
+  $('#mfa-status').className = on ? 'on' : 'off';
+  if (on) setup = null;
+  $('#totp-on').hidden = !on;
+  $('#totp-off').hidden = on || Boolean(setup);
+  $('#totp-setup').hidden = on || !setup;
+  showPasswordCode(on);
+}
+
+/** The code field of the password form: there for a user with two-step
+ * sign-in on (the server wants a code to change the password), else hidden,
+ * disabled and empty. */
+function showPasswordCode(on) {
+  const field = $('#changed-password-code');
+  $('#changed-password-code-field').hidden = !on;
+  field.disabled = !on;
+  if (!on) field.value = '';
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+/** What a QR code is drawn with; anything else in the server's SVG is dropped. */
+const QR_ELEMENTS = new Set(['svg', 'g', 'path', 'rect', 'title', 'desc']);
+const QR_ATTRIBUTES = new Set([
+  'viewBox', 'width', 'height', 'version', 'x', 'y', 'd', 'fill', 'fill-rule',
+  'stroke', 'stroke-width', 'transform', 'shape-rendering', 'preserveAspectRatio',
+]);
+
+/** The server's QR code (SVG markup) as a node of this page, or null when it
+ * is not an SVG. Parsed as XML (never as HTML) and kept to plain shapes: no
+ * script, link, style, foreign content or event handler survives. */
+function qrCode(markup) {
+  const parsed = new DOMParser().parseFromString(String(markup || ''), 'image/svg+xml');
+  const svg = parsed.documentElement;
+  const broken = parsed.getElementsByTagName('parsererror').length > 0;
+  if (broken || svg.namespaceURI !== SVG || svg.localName !== 'svg') return null;
+  for (const element of [svg, ...svg.querySelectorAll('*')]) {
+    if (element.namespaceURI !== SVG || !QR_ELEMENTS.has(element.localName)) {
+      element.remove();
+      continue;
+    }
+    for (const { name } of [...element.attributes]) {
+      if (!QR_ATTRIBUTES.has(name)) element.removeAttribute(name);
+    }
+  }
+  // Sized by the style sheet: a fixed size becomes the drawing's box.
+  const [width, height] = [svg.getAttribute('width'), svg.getAttribute('height')].map(parseFloat);
+  if (!svg.hasAttribute('viewBox') && width > 0 && height > 0) {
+    svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  }
+  svg.removeAttribute('width');
+  svg.removeAttribute('height');
+  const node = document.importNode(svg, true);
+  node.setAttribute('role', 'img');
+  node.setAttribute('aria-label', 'QR code to scan with your authenticator app');
+  return node;
+}
+
+/** Shows the factor to set up: its QR code, its key, and the code field. */
+function showSetup(factor) {
+  setup = factor;
+  const qr = qrCode(factor.qrSvg);
+  $('#totp-qr').replaceChildren(...(qr ? [qr] : []));
+  $('#totp-qr').hidden = !qr;
+  $('#totp-secret').textContent = factor.secret;
+  const link = $('#totp-link');
+  const uri = typeof factor.otpauthUri === 'string' ? factor.otpauthUri : '';
+  link.href = uri.startsWith('otpauth://') ? uri : '#';
+  link.parentElement.hidden = !uri.startsWith('otpauth://');
+  $('#totp-code').value = '';
+  if (auth.user) showMfa(auth.user);
+  $('#totp-code').focus();
+}
+
+/** Forgets the factor being set up (and takes its key off the page). */
+function endSetup() {
+  setup = null;
+  $('#totp-qr').replaceChildren();
+  $('#totp-secret').textContent = '';
+  $('#totp-link').href = '#';
+  $('#totp-code').value = '';
+  if (auth.user) showMfa(auth.user);
+}
+
+/** Shows recovery codes, this once; `null` takes them off the page. */
+function showRecoveryCodes(codes) {
+  const list = $('#recovery-codes');
+  list.replaceChildren(
+    ...(codes || []).map((code) => {
+      const li = document.createElement('li');
+      li.textContent = code;
+      return li;
+    }),
+  );
+  $('#recovery-box').hidden = !codes;
+}
+
+/** A code as typed: digits lose their spaces ("123 456"), anything else (a
+ * recovery code) is only trimmed. */
+function typedCode(value) {
+  const code = value.trim();
+  return /^[0-9\s]+$/.test(code) ? code.replace(/\s+/g, '') : code;
+}
+
+/** Whether `error` is a refused code; if so, says `text`. */
+function codeRefused(error, text) {
+  if (!(error instanceof WristbandError) || error.code !== 'invalid_code') return false;
+  say(text);
+  return true;
+}
+
+/** The view missed a change made elsewhere (another tab, an admin). */
+async function mfaChanged(error) {
+  if (!(error instanceof WristbandError)) return false;
+  if (error.code !== 'mfa_already_enabled' && error.code !== 'mfa_not_enabled') return false;
+  endSetup();
+  await refreshView();
+  say(error.message);
+  return true;
+}
+
+$('#enable-totp').addEventListener('submit', (event) => {
+  event.preventDefault();
+  act($('#enable-totp-button'), async () => {
+    let factor;
+    try {
+      factor = await auth.startTotp($('#totp-password').value);
+    } catch (error) {
+      if (await mfaChanged(error)) return;
+      throw error;
+    }
+    $('#totp-password').value = '';
+    showSetup(factor);
+  });
+});
+
+$('#confirm-totp').addEventListener('submit', (event) => {
+  event.preventDefault();
+  act($('#confirm-totp-button'), async () => {
+    let codes;
+    try {
+      codes = await auth.confirmTotp(typedCode($('#totp-code').value));
+    } catch (error) {
+      const refused =
+        'That code is not valid. Enter the code your app shows now; ' +
+        'if you began more than 10 minutes ago, cancel and start again.';
+      if (codeRefused(error, refused)) {
+        $('#totp-code').select();
+        return;
+      }
+      if (await mfaChanged(error)) return;
+      throw error;
+    }
+    endSetup();
+    showRecoveryCodes(codes);
+    say('Two-factor authentication is on; your other sessions were signed out.', 'info');
+    if (auth.user) await showSessions();
+  });
+});
+
+$('#cancel-totp-button').addEventListener('click', () => {
+  say('');
+  endSetup();
+});
+
+/** The code typed in the "on" part of the card, or null (and a word why). */
+function manageCode() {
+  const code = typedCode($('#mfa-manage-code').value);
+  if (!code) {
+    say('Enter a code from your authenticator app, or a recovery code.');
+    $('#mfa-manage-code').focus();
+  }
+  return code || null;
+}
+
+const MANAGE_REFUSED = 'That code is not valid. Enter the code your app shows now, or an unused recovery code.';
+
+$('#manage-totp').addEventListener('submit', (event) => event.preventDefault());
+
+$('#regenerate-recovery-codes-button').addEventListener('click', () =>
+  act($('#regenerate-recovery-codes-button'), async () => {
+    const code = manageCode();
+    if (!code) return;
+    let codes;
+    try {
+      codes = await auth.regenerateRecoveryCodes(code);
+    } catch (error) {
+      if (codeRefused(error, MANAGE_REFUSED) || (await mfaChanged(error))) return;
+      throw error;
+    }
+    $('#mfa-manage-code').value = '';
+    showRecoveryCodes(codes);
+    say('Here are new recovery codes; the old ones no longer work.', 'info');
+  }),
+);
+
+$('#disable-totp-button').addEventListener('click', () =>
+  act($('#disable-totp-button'), async () => {
+    const code = manageCode();
+    if (!code) return;
+    try {
+      await auth.disableTotp(code);
+    } catch (error) {
+      if (codeRefused(error, MANAGE_REFUSED) || (await mfaChanged(error))) return;
+      throw error;
+    }
+    $('#mfa-manage-code').value = '';
+    showRecoveryCodes(null);
+    say('Two-factor authentication is off: your password alone signs you in.', 'info');
+  }),
+);
+
+$('#recovery-codes-done').addEventListener('click', () => showRecoveryCodes(null));
+
+// The second step of a sign-in: a code from the app, or a recovery code.
+
+/** The methods the server offers for this sign-in, and the one on show. */
+let mfaMethods = [];
+let mfaMethod = 'totp';
+/** Whether this sign-in began with a password reset (the password is set). */
+let mfaAfterReset = false;
+
+/** Shows the second step of a sign-in (`login` answered `mfaRequired`). */
+function showMfaStep(step, { afterReset = false } = {}) {
+  mfaMethods = step.methods;
+  mfaAfterReset = afterReset;
+  $('#mfa-code').value = '';
+  $('#mfa-recovery-code').value = '';
+  goTo('mfa');
+  useMfaMethod(mfaMethods.includes('totp') || mfaMethods.length === 0 ? 'totp' : 'recovery_code');
+}
+
+function useMfaMethod(method) {
+  mfaMethod = method;
+  const recovery = method === 'recovery_code';
+  $('#mfa-code-field').hidden = recovery;
+  $('#mfa-code').disabled = recovery; // a disabled field is not validated
+  $('#mfa-recovery-field').hidden = !recovery;
+  $('#mfa-recovery-code').disabled = !recovery;
+  const toggle = $('#use-recovery-code');
+  toggle.textContent = recovery ? 'Use a code from your app' : 'Use a recovery code';
+  toggle.hidden = !(mfaMethods.includes('totp') && mfaMethods.includes('recovery_code'));
+  (recovery ? $('#mfa-recovery-code') : $('#mfa-code')).focus();
+}
+
+/** Leaves the second step for the password form, saying `text` (if any). */
+function backToSignIn(text = '') {
+  auth.cancelMfa();
+  mfaAfterReset = false;
+  $('#mfa-code').value = '';
+  $('#mfa-recovery-code').value = '';
+  goTo('main');
+  say(text);
+  (text ? $('#password') : $('#email')).focus();
+}
+
+$('#use-recovery-code').addEventListener('click', () => {
+  say('');
+  useMfaMethod(mfaMethod === 'totp' ? 'recovery_code' : 'totp');
+});
+
+$('#mfa-cancel-button').addEventListener('click', () => backToSignIn());
+
+$('#mfa-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  act($('#mfa-submit-button'), async () => {
+    const recovery = mfaMethod === 'recovery_code';
+    const field = recovery ? $('#mfa-recovery-code') : $('#mfa-code');
+    const code = typedCode(field.value);
+    try {
+      await auth.loginMfa(recovery ? { recoveryCode: code } : { code });
+    } catch (error) {
+      if (error instanceof WristbandError && error.code === 'invalid_mfa_token') {
+        backToSignIn('This sign-in has expired. Please sign in again with your password.');
+        return;
+      }
+      const refused = recovery
+        ? 'That recovery code is not valid (each one works only once).'
+        : 'That code is not valid. Enter the code your app shows now.';
+      if (codeRefused(error, refused)) {
+        field.select();
+        return;
+      }
+      throw error;
+    }
+    const reset = mfaAfterReset;
+    $('#mfa-code').value = '';
+    $('#mfa-recovery-code').value = '';
+    mfaAfterReset = false;
+    goTo('main');
+    if (reset) {
+      say('Your password was changed and you are signed in; your other sessions were signed out.', 'info');
+    }
+  });
+});
 
 // ---- Mail: password reset, email verification, email change. A server
 // without mail answers 404 to every mail route; the app then offers none.
@@ -365,6 +694,7 @@ function showPage() {
   const user = auth.user;
   $('#signed-out').hidden = Boolean(user) || page !== 'main';
   $('#signed-in').hidden = !user || page !== 'main';
+  $('#mfa-page').hidden = page !== 'mfa';
   $('#forgot-page').hidden = page !== 'forgot';
   $('#reset-page').hidden = page !== 'reset';
 }
@@ -453,8 +783,9 @@ $('#reset-form').addEventListener('submit', (event) => {
   const token = resetToken;
   if (!token) return;
   act($('#reset-password-button'), async () => {
+    let result;
     try {
-      await auth.resetPassword(token, $('#new-password').value);
+      result = await auth.resetPassword(token, $('#new-password').value);
     } catch (error) {
       if (mailGone(error)) {
         clearFragment();
@@ -473,6 +804,12 @@ $('#reset-form').addEventListener('submit', (event) => {
     }
     $('#new-password').value = '';
     clearFragment();
+    if (result && result.mfaRequired) {
+      // The password is set (the link is spent); the code is still to come.
+      showMfaStep(result, { afterReset: true });
+      say('Your password was changed. Enter a code to finish signing in.', 'info');
+      return undefined;
+    }
     goTo('main');
     say('Your password was changed and you are signed in; your other sessions were signed out.', 'info');
     return undefined;
@@ -520,7 +857,8 @@ $('#change-email').addEventListener('submit', (event) => {
 let shown; // the user id on display: undefined before the first render
 let viewing = Promise.resolve(); // the signed-in view loading
 function render(user) {
-  if (user && page === 'forgot') page = 'main'; // signed in meanwhile (another tab)
+  // Signed in meanwhile (another tab, or the second step just now).
+  if (user && (page === 'forgot' || page === 'mfa')) page = 'main';
   showPage();
   if (user) showUser(user);
   else showMailFeatures();
@@ -540,6 +878,11 @@ function render(user) {
     $('#admin-users').replaceChildren();
     $('#audit').replaceChildren();
     emails.clear();
+    endSetup();
+    showRecoveryCodes(null);
+    $('#totp-password').value = '';
+    $('#mfa-manage-code').value = '';
+    showPasswordCode(false);
     if (!first) say('You are signed out.', 'info');
   }
 }
@@ -551,8 +894,9 @@ function credentials() {
 $('#credentials').addEventListener('submit', (event) => {
   event.preventDefault();
   act($('#login-button'), async () => {
-    await auth.login(...credentials());
+    const result = await auth.login(...credentials());
     $('#password').value = '';
+    if (result && result.mfaRequired) showMfaStep(result);
   });
 });
 
@@ -560,8 +904,9 @@ $('#register-button').addEventListener('click', () =>
   act($('#register-button'), async () => {
     const [email, password] = credentials();
     await auth.register(email, password);
-    await auth.login(email, password);
+    const result = await auth.login(email, password);
     $('#password').value = '';
+    if (result && result.mfaRequired) showMfaStep(result);
   }),
 );
 
@@ -582,9 +927,33 @@ $('#admin-search').addEventListener('keydown', (event) => {
 $('#change-password').addEventListener('submit', (event) => {
   event.preventDefault();
   act($('#change-password-button'), async () => {
-    await auth.changePassword($('#current-password').value, $('#changed-password').value);
+    const field = $('#changed-password-code');
+    const asked = !$('#changed-password-code-field').hidden;
+    const code = asked ? typedCode(field.value) : undefined;
+    if (asked && !code) {
+      say('Enter a code from your authenticator app, or a recovery code, to change the password.');
+      field.focus();
+      return;
+    }
+    try {
+      await auth.changePassword($('#current-password').value, $('#changed-password').value, code);
+    } catch (error) {
+      if (error instanceof WristbandError && error.code === 'invalid_code' && !asked) {
+        // Two-step sign-in was turned on elsewhere: show the field, ask again.
+        await refreshView();
+        say('Two-factor authentication is on for this account: enter a code from your authenticator app, or a recovery code, too.');
+        if (!$('#changed-password-code-field').hidden) field.focus();
+        return;
+      }
+      if (codeRefused(error, MANAGE_REFUSED)) {
+        field.select();
+        return;
+      }
+      throw error;
+    }
     $('#current-password').value = '';
     $('#changed-password').value = '';
+    field.value = '';
     say('Password changed; your other sessions were signed out.', 'info');
     await refreshView();
   });

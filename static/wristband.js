@@ -6,17 +6,31 @@
 //   auth.onChange((user) => render(user));   // user object, or null when signed out
 //   await auth.restore();                    // on page load: resume the session, if any
 //   await auth.login(email, password);       // or auth.register(email, password)
+//   // login resolves to the user, or to { mfaRequired: true, methods } for an
+//   // account with two-step sign-in; then, within 5 minutes:
+//   await auth.loginMfa({ code });           // or loginMfa({ recoveryCode });
+//                                            // auth.cancelMfa() to give up
 //   const res = await auth.fetch('/auth/me'); // adds the Bearer token (only for
 //                                             // Wristband's origin and `apiOrigins`);
 //                                             // on 401 refreshes once, retries once
 //   await auth.changePassword(current, next); // this session stays, others end
+//   // with two-step sign-in on, a code from the app or a recovery code too:
+//   await auth.changePassword(current, next, code);
 //   const n = await auth.logoutOthers();     // ends the user's other sessions
 //                                            // (other browsers, devices); this one stays
 //   await auth.logout();                     // or auth.logoutAll()
 //
+// Two-step sign-in (TOTP, an authenticator app's six-digit codes), signed in:
+//   const { secret, otpauthUri, qrSvg } = await auth.startTotp(password);
+//   const codes = await auth.confirmTotp(code); // on: ten recovery codes, shown once;
+//                                             // this session stays, others end
+//   const fresh = await auth.regenerateRecoveryCodes(code); // the old set dies
+//   await auth.disableTotp(code);            // off (a code or a recovery code)
+//
 // With mail on (the routes below answer 404 on a server without it):
 //   await auth.requestPasswordReset(email);  // mails a link, if the account exists
 //   await auth.resetPassword(token, next);   // the link's token; signs in like login
+//                                            // (two-step accounts: loginMfa next)
 //   await auth.sendVerification();           // a new verification link (signed in)
 //   await auth.verifyEmail(token);           // resolves to the user, verified
 //   await auth.changeEmail(next, password);  // mails a link to the new address
@@ -29,7 +43,8 @@
 // How it keeps the user signed in:
 // - The access token lives in this module's memory only: never localStorage,
 //   sessionStorage or a readable cookie. The refresh token is an HttpOnly
-//   cookie the browser carries; script never sees it.
+//   cookie the browser carries; script never sees it. So does the short-lived
+//   token of a sign-in waiting for its second step: memory only, this tab only.
 // - One refresh in flight per tab. Across the tabs of one browser, refreshes
 //   are serialised with the Web Locks API and the new access token is shared
 //   through a BroadcastChannel, so tabs whose tokens expire together make one
@@ -46,7 +61,8 @@
 //   successor while its grace window (10 s by default) lasts.
 //
 // Errors: failed calls throw a WristbandError carrying the server's `error`
-// code, `error_description` and HTTP `status` (0 for a network failure).
+// code, `error_description` and HTTP `status` (0 for a network failure), and
+// for a 429 `retryAfter`, the seconds the server asks to wait.
 
 const CHANNEL = 'wristband';
 const LOCK = 'wristband-refresh';
@@ -60,6 +76,8 @@ export class WristbandError extends Error {
     this.status = status;
     this.code = (body && body.error) || 'http_error';
     this.reason = body && body.reason;
+    /** Seconds to wait before trying again (a 429's `Retry-After`), or null. */
+    this.retryAfter = null;
   }
 }
 
@@ -70,7 +88,17 @@ async function errorOf(response) {
   } catch {
     // Not JSON: keep the status alone.
   }
-  return new WristbandError(response.status, body);
+  const error = new WristbandError(response.status, body);
+  const wait = Number.parseInt(response.headers.get('retry-after') ?? '', 10);
+  if (Number.isFinite(wait) && wait >= 0) error.retryAfter = wait;
+  return error;
+}
+
+/** What `login` and `resetPassword` resolve to when the account has two-step
+ * sign-in: the password was right, a code is still to come (`loginMfa`). */
+function mfaStep(body) {
+  const methods = Array.isArray(body.methods) ? [...body.methods] : ['totp', 'recovery_code'];
+  return { mfaRequired: true, methods };
 }
 
 export class Wristband {
@@ -83,6 +111,7 @@ export class Wristband {
   #refreshing = null;
   #listeners = new Set();
   #channel = null;
+  #mfaToken = null; // a sign-in waiting for its second step (memory, this tab)
 
   /** `baseUrl`: where Wristband is, when not this page's origin.
    * `apiOrigins`: other origins (your API) that `fetch` may send the access
@@ -98,7 +127,7 @@ export class Wristband {
   }
 
   /** The signed-in user (`{id, email, email_verified, role, disabled,
-   * created_at}`), or null. */
+   * created_at, mfa_enabled}`), or null. */
   get user() {
     return this.#user;
   }
@@ -129,23 +158,76 @@ export class Wristband {
     return body.user;
   }
 
-  /** Signs in; resolves to the user. */
+  /** Signs in; resolves to the user. For an account with two-step sign-in
+   * the password alone does not: it resolves to `{ mfaRequired: true,
+   * methods }` (`methods`: `['totp', 'recovery_code']`), nobody is signed in
+   * yet, and `loginMfa` finishes the sign-in within 5 minutes. (A user
+   * object never has `mfaRequired`: test `result.mfaRequired`.) */
   async login(email, password) {
     return this.#exclusive(async () => {
       const body = await this.#post('/auth/login', { email, password });
-      this.#set(body, true);
+      return this.#signedInOrMfa(body);
+    });
+  }
+
+  /** The second step of a sign-in that `login` or `resetPassword` answered
+   * with `mfaRequired`: `{ code }` (six digits from the authenticator app)
+   * or `{ recoveryCode }` (one of the ten, each works once). Signs in like
+   * `login`; resolves to the user. A wrong or already used code throws
+   * `invalid_code` (401) and the step can be tried again; `invalid_mfa_token`
+   * (401) means the step is over (5 minutes passed, or none is waiting):
+   * sign in again from the password. Wrong codes count towards the login
+   * lockout (`too_many_requests`, 429, with `retryAfter`). */
+  async loginMfa({ code, recoveryCode } = {}) {
+    if ((code === undefined) === (recoveryCode === undefined)) {
+      throw new TypeError('loginMfa takes { code } or { recoveryCode }');
+    }
+    return this.#exclusive(async () => {
+      const token = this.#mfaToken;
+      if (!token) {
+        throw new WristbandError(401, {
+          error: 'invalid_mfa_token',
+          error_description: 'No sign-in is waiting for a code; sign in again.',
+        });
+      }
+      const body = { mfa_token: token };
+      if (code !== undefined) body.code = String(code).trim();
+      else body.recovery_code = String(recoveryCode).trim();
+      let answer;
+      try {
+        answer = await this.#post('/auth/login/mfa', body);
+      } catch (error) {
+        if (error instanceof WristbandError && error.code === 'invalid_mfa_token') {
+          if (this.#mfaToken === token) this.#mfaToken = null;
+        }
+        throw error;
+      }
+      this.#set(answer, true); // forgets the spent step too
       return this.#user;
     });
   }
 
+  /** Forgets a sign-in waiting for its second step (the user went back). */
+  cancelMfa() {
+    this.#mfaToken = null;
+  }
+
   /** Changes the password. This session lives on with new tokens; every
-   * other session of the user ends. */
-  async changePassword(currentPassword, newPassword) {
+   * other session of the user ends. `code`: for a user with two-step sign-in
+   * on (`user.mfa_enabled`), a code from the authenticator app or a recovery
+   * code (a recovery code used here is spent); sent when given, and ignored
+   * by the server for a user without it. A missing or wrong code throws
+   * `invalid_code` (400), and wrong codes count towards the login lockout
+   * (`too_many_requests`, 429, with `retryAfter`). A wrong current password
+   * throws `invalid_credentials` (403), a weak new one `weak_password` (400). */
+  async changePassword(currentPassword, newPassword, code) {
+    const body = { current_password: currentPassword, new_password: newPassword };
+    if (code !== undefined && code !== null) body.code = String(code).trim();
     return this.#exclusive(async () => {
       const response = await this.fetch('/auth/password', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ current_password: currentPassword, new_password: newPassword }),
+        body: JSON.stringify(body),
       });
       if (!response.ok) throw await errorOf(response);
       this.#set(await response.json(), true);
@@ -161,6 +243,9 @@ export class Wristband {
 
   /** Sets a new password with the token of a reset link, and signs in (like
    * `login`); resolves to the user. Every other session of the user ends.
+   * For an account with two-step sign-in the password is set but nobody is
+   * signed in yet: it resolves to `{ mfaRequired: true, methods }`, and
+   * `loginMfa` finishes (as after `login`).
    * A used, expired or superseded link throws `invalid_token`; a weak
    * password throws `weak_password` and leaves the link usable. */
   async resetPassword(token, newPassword) {
@@ -169,9 +254,60 @@ export class Wristband {
         token,
         new_password: newPassword,
       });
-      this.#set(body, true);
-      return this.#user;
+      return this.#signedInOrMfa(body);
     });
+  }
+
+  /** Starts turning on two-step sign-in for the signed-in user. Resolves to
+   * the new, still pending factor: `{ secret, otpauthUri, qrSvg }` — the
+   * base32 secret to type into an authenticator app, the `otpauth://` URI
+   * to open one with, and a QR code of that URI as SVG markup made by the
+   * server (parse it, never assign it to `innerHTML`). Nothing is on until
+   * `confirmTotp`; calling again replaces the pending factor. A wrong
+   * password throws `invalid_credentials` (403); `mfa_already_enabled` (409). */
+  async startTotp(currentPassword) {
+    const body = await this.#call('POST', '/auth/mfa/totp', { current_password: currentPassword });
+    return { secret: body.secret, otpauthUri: body.otpauth_uri, qrSvg: body.qr_svg };
+  }
+
+  /** Turns two-step sign-in on with a first code from the app (of the factor
+   * `startTotp` made). Resolves to the ten recovery codes: show them once,
+   * they are not available again. Like `changePassword`, this session lives
+   * on with new tokens (`user.mfa_enabled` is now true) and every other
+   * session of the user ends. A wrong code, or no pending factor (none was
+   * started, or it expired: 10 minutes after `startTotp`), throws
+   * `invalid_code` (400); wrong codes count towards the login lockout
+   * (`too_many_requests`, 429, with `retryAfter`). */
+  async confirmTotp(code) {
+    return this.#exclusive(async () => {
+      const response = await this.fetch('/auth/mfa/totp/confirm', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code: String(code).trim() }),
+      });
+      if (!response.ok) throw await errorOf(response);
+      // The codes stay here: the tokens alone go to the other tabs.
+      const { recovery_codes: codes, ...tokens } = await response.json();
+      this.#set(tokens, true);
+      return codes;
+    });
+  }
+
+  /** Replaces the recovery codes; `code`: a code from the app or a recovery
+   * code. Resolves to the ten new codes; the old ones stop working. Throws
+   * `invalid_code` (400), `mfa_not_enabled` (409), `too_many_requests` (429). */
+  async regenerateRecoveryCodes(code) {
+    const body = await this.#call('POST', '/auth/mfa/recovery-codes', { code: String(code).trim() });
+    return body.recovery_codes;
+  }
+
+  /** Turns two-step sign-in off; `code`: a code from the app or a recovery
+   * code. The recovery codes go with it; `user.mfa_enabled` turns false (and
+   * listeners hear of it). Throws `invalid_code` (400), `mfa_not_enabled`
+   * (409), `too_many_requests` (429). */
+  async disableTotp(code) {
+    await this.#call('DELETE', '/auth/mfa/totp', { code: String(code).trim() });
+    if (this.#user) this.#updated({ ...this.#user, mfa_enabled: false }, true);
   }
 
   /** Mails the signed-in user a new link to verify their address (at most
@@ -349,6 +485,29 @@ export class Wristband {
     return fetch(this.#resolve(path), { credentials: 'include', ...init });
   }
 
+  /** A signed-in JSON call through `fetch`: the answer's JSON (null for a
+   * 204), or throws. */
+  async #call(method, path, body) {
+    const response = await this.fetch(path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw await errorOf(response);
+    return response.status === 204 ? null : response.json();
+  }
+
+  /** A login-like answer: tokens (signed in, resolves to the user), or the
+   * second step to come (kept here; resolves to `{ mfaRequired, methods }`). */
+  #signedInOrMfa(body) {
+    if (body && body.mfa_required === true) {
+      this.#mfaToken = body.mfa_token;
+      return mfaStep(body);
+    }
+    this.#set(body, true);
+    return this.#user;
+  }
+
   async #post(path, body) {
     const response = await this.#send(path, {
       method: 'POST',
@@ -360,6 +519,7 @@ export class Wristband {
   }
 
   #set(tokens, tell) {
+    this.#mfaToken = null; // signed in: no second step is waiting any more
     this.#token = tokens.access_token;
     this.#user = tokens.user;
     this.#version += 1;

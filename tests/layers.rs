@@ -90,7 +90,7 @@ fn domain_areas_name_neither_actix_nor_the_http_error() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut offenders = Vec::new();
     for area in [
-        "sessions", "users", "tokens", "auth", "db", "devices", "mail", "accounts",
+        "sessions", "users", "tokens", "auth", "db", "devices", "mail", "accounts", "mfa",
     ] {
         let mut files = Vec::new();
         collect(&src.join(area), &mut files);

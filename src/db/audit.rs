@@ -48,12 +48,26 @@ pub enum AuditKind {
     EmailChangeRequested,
     /// The address was changed from a link.
     EmailChanged,
+    /// A TOTP factor was confirmed: every other session ended.
+    MfaEnabled,
+    /// The user removed their TOTP factor.
+    MfaDisabled,
+    /// The user replaced their recovery codes.
+    MfaRecoveryCodesRegenerated,
+    /// A recovery code was spent.
+    MfaRecoveryCodeUsed,
+    /// A wrong (or already used) code or recovery code.
+    MfaFailed,
+    /// An admin removed the user's second factor: every session ended.
+    MfaReset,
 }
 
 impl AuditKind {
     /// The events that revoke sessions, whose names are the causes of
     /// `wristband_revocations_total`.
-    pub const REVOKING: [AuditKind; 9] = [
+    pub const REVOKING: [AuditKind; 11] = [
+        Self::MfaEnabled,
+        Self::MfaReset,
         Self::PasswordReset,
         Self::Logout,
         Self::LogoutAll,
@@ -87,6 +101,12 @@ impl AuditKind {
             Self::EmailVerified => "email_verified",
             Self::EmailChangeRequested => "email_change_requested",
             Self::EmailChanged => "email_changed",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::MfaRecoveryCodesRegenerated => "mfa_recovery_codes_regenerated",
+            Self::MfaRecoveryCodeUsed => "mfa_recovery_code_used",
+            Self::MfaFailed => "mfa_failed",
+            Self::MfaReset => "mfa_reset",
         }
     }
 }

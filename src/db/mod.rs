@@ -20,6 +20,7 @@ pub mod audit;
 mod deadline;
 pub mod ids;
 pub mod login_failures;
+pub mod mfa;
 pub mod one_time_tokens;
 pub mod outbox;
 mod pool;
@@ -134,6 +135,9 @@ pub fn check_schema(conn: &mut DbConnection) -> diesel::QueryResult<()> {
         "signing_keys",
         "one_time_tokens",
         "outbox",
+        "totp_factors",
+        "recovery_codes",
+        "mfa_challenges",
     ] {
         conn.batch_execute(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))?;
     }

@@ -11,6 +11,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         email_verified -> Bool,
+        mfa_enabled -> Bool,
     }
 }
 
@@ -34,6 +35,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -78,7 +80,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     login_attempts,
     one_time_tokens,
-    outbox
+    outbox,
+    totp_factors,
+    recovery_codes,
+    mfa_challenges
 );
 
 diesel::table! {
@@ -129,3 +134,31 @@ diesel::table! {
 }
 
 diesel::joinable!(one_time_tokens -> users (user_id));
+
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        token_version -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}

@@ -40,6 +40,9 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     /// Client IP at login.
     pub ip: Option<String>,
+    /// How the login was authenticated: the access tokens' `amr`, stored
+    /// as in `tokens::Amr::as_stored`.
+    pub amr: String,
 }
 
 impl SessionRow {
@@ -150,6 +153,14 @@ impl SessionRow {
             .select(sessions::generation)
             .get_result(conn)
             .map(Some)
+    }
+
+    /// Records how the session's login is now authenticated (a second
+    /// factor confirmed in it).
+    pub fn set_amr(conn: &mut DbConnection, id: &SessionId, amr: &str) -> QueryResult<usize> {
+        diesel::update(sessions::table.find(id))
+            .set(sessions::amr.eq(amr))
+            .execute(conn)
     }
 
     /// Revokes one session (only if it belongs to `owner`, when given); returns
@@ -311,6 +322,8 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
     /// Client IP.
     pub ip: Option<&'a str>,
+    /// How the login was authenticated (`tokens::Amr::as_stored`).
+    pub amr: &'a str,
 }
 
 impl NewSession<'_> {
@@ -400,6 +413,7 @@ mod tests {
             revoked_at: None,
             user_agent: None,
             ip: None,
+            amr: "pwd".into(),
         };
         shape(&mut row);
         NewSession {
@@ -412,6 +426,7 @@ mod tests {
             expires_at: row.expires_at,
             user_agent: None,
             ip: None,
+            amr: &row.amr,
         }
         .insert(conn)
         .unwrap();

@@ -33,6 +33,8 @@ pub struct UserRow {
     /// Whether the user proved they read mail at `email` (a verification
     /// link, a password reset, an email change).
     pub email_verified: bool,
+    /// Whether the user has a confirmed second factor (TOTP).
+    pub mfa_enabled: bool,
 }
 
 impl UserRow {

@@ -4,9 +4,9 @@
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::JsonObject;
-use super::responses::token_response;
 use super::responses::{BearerRefusals, BodyLimits, Unavailable};
-use crate::api::{Credentials, PasswordChange, Registered};
+use super::responses::{sign_in_response, token_response};
+use crate::api::{Credentials, PasswordChange, Registered, SignInAnswer};
 use crate::api::{ErrorResponse, TokenResponse};
 use crate::auth::ClientInfo;
 use crate::config::Registration;
@@ -62,7 +62,7 @@ pub async fn register(
     request_body = Credentials,
     params(("__Host-wristband_device" = Option<String>, Cookie, description = "the device cookie an earlier login set: with it, this client is a known device of that account, with a lockout of its own")),
     responses(
-        (status = 200, description = "tokens; the refresh token is in the cookie, and the device cookie makes this client a known device of the account", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N` and the device cookie `__Host-wristband_device=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=31536000`"))),
+        (status = 200, description = "tokens; the refresh token is in the cookie, and the device cookie makes this client a known device of the account. For a user with a second factor: `{\"mfa_required\": true, \"mfa_token\", \"methods\"}` and no cookie; `POST /auth/login/mfa` finishes the login", body = SignInAnswer, headers(("set-cookie" = String, description = "the refresh cookie `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N` and the device cookie `__Host-wristband_device=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=31536000`"))),
         (status = 400, description = "malformed request (bad JSON, fields, query or headers)", body = ErrorResponse),
         (status = 401, description = "`invalid_credentials`: unknown email, wrong password or disabled user alike", body = ErrorResponse),
         (status = 429, description = "over the rate limit, or this client's class (this known device, or every untrusted client) of the account is locked", body = ErrorResponse),
@@ -77,11 +77,11 @@ pub async fn login(
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     let device = state.device_cookie.read(&req);
-    let issued = state
+    let sign_in = state
         .sessions
         .login(body.into_inner(), device, client)
         .await?;
-    Ok(token_response(&state, issued))
+    Ok(sign_in_response(&state, sign_in))
 }
 
 /// `POST /auth/refresh`: rotates the cookie's token. Every `invalid_grant`
@@ -193,9 +193,10 @@ pub async fn logout_all(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "new tokens for this session; the device cookie is renewed (every other device cookie of the account no longer makes its browser a known device)", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie `__Host-wristband_refresh=…; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N` and the device cookie `__Host-wristband_device=…; …; Max-Age=31536000`"))),
-        (status = 400, description = "malformed request or `weak_password`", body = ErrorResponse),
+        (status = 400, description = "malformed request, `weak_password`, or `invalid_code` (a user with a second factor gives `code`: a TOTP code or a recovery code)", body = ErrorResponse),
         (status = 401, description = "no valid access token (`missing_token` / `invalid_token`)", body = ErrorResponse),
         (status = 403, description = "`invalid_credentials`: the current password is wrong; nothing changed", body = ErrorResponse),
+        (status = 429, description = "wrong codes locked this client's class of the account", body = ErrorResponse),
         BodyLimits,
         Unavailable,
     )
@@ -211,6 +212,7 @@ pub async fn change_password(
     let issued = state
         .sessions
         .change_password(caller, body.into_inner(), device, client)
-        .await?;
+        .await
+        .map_err(super::errors::caller_error)?;
     Ok(token_response(&state, issued))
 }

@@ -64,10 +64,25 @@ impl From<SessionError> for ApiError {
             SessionError::NotFound => Self::NotFound,
             SessionError::EmailNotVerified => Self::EmailNotVerified,
             SessionError::InvalidLink => Self::InvalidLink,
+            SessionError::InvalidCode => Self::InvalidCode,
+            SessionError::InvalidMfaToken => Self::InvalidMfaToken,
+            SessionError::MfaAlreadyEnabled => Self::MfaAlreadyEnabled,
+            SessionError::MfaNotEnabled => Self::MfaNotEnabled,
             SessionError::Credential(e) => e.into(),
             SessionError::Token(e) => e.into(),
-            SessionError::Contended | SessionError::Store(_) => outage(&error),
+            SessionError::Contended | SessionError::FactorUnreadable | SessionError::Store(_) => {
+                outage(&error)
+            }
         }
+    }
+}
+
+/// A session flow's error as a signed-in caller gets it: a wrong code is a
+/// 400, since their token is fine (a 401 would send a client to refresh it).
+pub fn caller_error(error: SessionError) -> ApiError {
+    match ApiError::from(error) {
+        ApiError::InvalidCode => ApiError::WrongCode,
+        other => other,
     }
 }
 

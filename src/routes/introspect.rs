@@ -70,6 +70,7 @@ pub async fn introspect(
             iss: Some(claims.iss),
             aud: Some(claims.aud),
             token_type: Some("Bearer".to_owned()),
+            amr: Some(claims.amr),
         },
         None => Introspection::default(),
     };

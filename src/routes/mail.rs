@@ -6,12 +6,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::JsonObject;
-use super::responses::token_response;
+use super::responses::sign_in_response;
 use super::responses::{BearerRefusals, BodyLimits, Unavailable};
 use crate::accounts::Accounts;
 use crate::api::{
     Accepted, EmailChange, ErrorResponse, LinkConfirm, Mail, MailboxQuery, ResetConfirm,
-    ResetRequest, TokenResponse, User,
+    ResetRequest, SignInAnswer, User,
 };
 use crate::auth::ClientInfo;
 use crate::db::{DbError, UserId, outbox};
@@ -64,7 +64,7 @@ pub async fn password_reset(
     description = "Spends the link: every other session of the user ends, every lockout of the address is lifted, and the address counts as verified. A weak password leaves the link unspent.",
     request_body = ResetConfirm,
     responses(
-        (status = 200, description = "signed in: tokens, the refresh cookie and the device cookie", body = TokenResponse, headers(("set-cookie" = String, description = "the refresh cookie and the device cookie"))),
+        (status = 200, description = "signed in: tokens, the refresh cookie and the device cookie; for a user with a second factor, `{mfa_required, mfa_token, methods}` and no cookie (finish with `POST /auth/login/mfa`)", body = SignInAnswer, headers(("set-cookie" = String, description = "the refresh cookie and the device cookie"))),
         (status = 400, description = "`invalid_token` (unknown, expired, used or superseded link), `weak_password`, or malformed", body = ErrorResponse),
         (status = 429, description = "over the per-IP rate limit", body = ErrorResponse),
         BodyLimits,
@@ -83,11 +83,11 @@ pub async fn password_reset_confirm(
         new_password,
     } = body.into_inner();
     let device = state.device_cookie.read(&req);
-    let issued = state
+    let sign_in = state
         .sessions
         .reset_password(token.into_inner(), new_password, device, client)
         .await?;
-    Ok(token_response(&state, issued))
+    Ok(sign_in_response(&state, sign_in))
 }
 
 /// `POST /auth/verify-email/send`: a new verification link.

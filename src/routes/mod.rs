@@ -12,6 +12,7 @@ pub mod jwks;
 pub mod mail;
 pub mod me;
 pub mod metrics;
+pub mod mfa;
 pub mod openapi;
 pub mod responses;
 pub mod sessions;
@@ -70,6 +71,24 @@ pub fn table() -> Vec<Entry> {
             signed_in(r.to(auth::change_password))
         }),
         // Its one extractor is the caller: nothing to order before it.
+        on(M::POST, "/auth/login/mfa", |r| {
+            limited(r.to(mfa::login_mfa))
+        }),
+        on(M::POST, "/auth/mfa/totp", |r| {
+            signed_in(limited(r.to(mfa::start_totp)))
+        }),
+        on(M::DELETE, "/auth/mfa/totp", |r| {
+            signed_in(r.to(mfa::disable_totp))
+        }),
+        on(M::POST, "/auth/mfa/totp/confirm", |r| {
+            signed_in(limited(r.to(mfa::confirm_totp)))
+        }),
+        on(M::POST, "/auth/mfa/recovery-codes", |r| {
+            signed_in(r.to(mfa::regenerate_recovery_codes))
+        }),
+        on(M::DELETE, "/admin/users/{id}/mfa", |r| {
+            admin_only(r.to(mfa::admin_reset_mfa))
+        }),
         on(M::POST, "/auth/password-reset", |r| {
             limited(r.to(mail::password_reset))
         }),

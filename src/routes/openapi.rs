@@ -7,7 +7,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    Features, admin, auth, demo, health, introspect, jwks, mail, me, metrics, sessions, test_mode,
+    Features, admin, auth, demo, health, introspect, jwks, mail, me, metrics, mfa, sessions,
+    test_mode,
 };
 use crate::api::ErrorResponse;
 use crate::state::AppState;
@@ -31,6 +32,12 @@ use crate::state::AppState;
         auth::logout,
         auth::logout_all,
         auth::change_password,
+        mfa::login_mfa,
+        mfa::start_totp,
+        mfa::disable_totp,
+        mfa::confirm_totp,
+        mfa::regenerate_recovery_codes,
+        mfa::admin_reset_mfa,
         mail::password_reset,
         mail::password_reset_confirm,
         mail::verify_email_send,
@@ -71,6 +78,7 @@ use crate::state::AppState;
     tags(
         (name = "auth", description = "Register, log in, refresh, log out, change the password"),
         (name = "sessions", description = "The caller's own sessions"),
+        (name = "mfa", description = "A second factor: TOTP codes and recovery codes, and the login's second step"),
         (name = "mail", description = "Password reset, email verification and email change through mailed links (served when mail is on: `WRISTBAND_SMTP_URL` or test mode; 404 otherwise)"),
         (name = "admin", description = "Users, sessions and the audit log (admins only)"),
         (name = "operations", description = "Health, readiness, the API document"),

@@ -7,9 +7,24 @@
 use actix_web::HttpResponse;
 use utoipa::IntoResponses;
 
-use crate::api::ErrorResponse;
-use crate::sessions::Issued;
+use secrecy::ExposeSecret;
+
+use crate::api::{ErrorResponse, MfaRequired, TokenResponse};
+use crate::sessions::{Issued, SignIn};
 use crate::state::AppState;
+
+/// The answer of a right password: 200 with tokens and cookies, or with
+/// the second step's token and no cookie.
+pub fn sign_in_response(state: &AppState, sign_in: SignIn) -> HttpResponse {
+    match sign_in {
+        SignIn::Issued(issued) => token_response(state, *issued),
+        SignIn::MfaRequired(challenge) => HttpResponse::Ok().json(MfaRequired {
+            mfa_required: true,
+            mfa_token: challenge.token.expose_secret().to_owned(),
+            methods: vec!["totp".to_owned(), "recovery_code".to_owned()],
+        }),
+    }
+}
 
 /// 200 with the token body and the refresh cookie.
 pub fn token_response(state: &AppState, issued: Issued) -> HttpResponse {
@@ -19,15 +34,26 @@ pub fn token_response(state: &AppState, issued: Issued) -> HttpResponse {
 /// `builder`'s status with the token body and the refresh cookie (and the
 /// device cookie of a login): the one place these cookies are set.
 pub fn token_response_with(
+    builder: actix_web::HttpResponseBuilder,
+    state: &AppState,
+    issued: Issued,
+) -> HttpResponse {
+    tokens_and(builder, state, issued, |tokens| tokens)
+}
+
+/// `builder`'s status with the cookies of `issued`, and `body` made from
+/// its token body (which may add to it).
+pub fn tokens_and<B: serde::Serialize>(
     mut builder: actix_web::HttpResponseBuilder,
     state: &AppState,
     issued: Issued,
+    body: impl FnOnce(TokenResponse) -> B,
 ) -> HttpResponse {
     builder.cookie(state.cookie.set(&issued.refresh, issued.cookie_max_age));
     if let Some(device) = &issued.device {
         builder.cookie(state.device_cookie.set(device));
     }
-    builder.json(issued.body)
+    builder.json(body(issued.body))
 }
 
 /// The refusals of a route that needs a Bearer token.

@@ -45,6 +45,8 @@ pub struct LiveUser {
     pub email: String,
     /// Whether the address is verified.
     pub email_verified: bool,
+    /// Whether the user has a second factor.
+    pub mfa_enabled: bool,
     /// The user's current role.
     pub role: Role,
     /// The user's current token version.
@@ -59,6 +61,7 @@ impl From<&LiveUser> for crate::api::User {
             id: user.id.clone(),
             email: user.email.clone(),
             email_verified: user.email_verified,
+            mfa_enabled: user.mfa_enabled,
             role: user.role,
             // A disabled user has no live session.
             disabled: false,
@@ -233,6 +236,7 @@ fn live_session(policy: SessionPolicy, found: SessionWithUser) -> LiveSession {
             id: found.user.id,
             email: found.user.email,
             email_verified: found.user.email_verified,
+            mfa_enabled: found.user.mfa_enabled,
             role: found.user.role,
             version: found.user_version,
             created_at: found.user.created_at,
@@ -307,6 +311,7 @@ mod tests {
                 id: user.clone(),
                 email: "a@example.com".to_owned(),
                 email_verified: false,
+                mfa_enabled: false,
                 role: Role::User,
                 version,
                 created_at: crate::clock::Clock::system().now(),

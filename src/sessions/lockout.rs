@@ -212,7 +212,8 @@ impl Sessions {
         }
     }
 
-    /// A verified failure: audited, counted for its class (settling its
+    /// A verified failure (a wrong password: `login_failed`; a wrong code:
+    /// `mfa_failed`): audited as `kind`, counted for its class (settling its
     /// place), and the class locked once the count reaches the limit.
     pub(super) async fn record_failure(
         &self,
@@ -221,6 +222,7 @@ impl Sessions {
         class: ClientClass,
         place: Option<Place>,
         client: ClientInfo,
+        kind: AuditKind,
     ) -> Result<(), SessionError> {
         let limits = self.lockout.limits(ATTEMPT_TTL);
         let id = place.as_ref().and_then(|p| p.id()).map(str::to_owned);
@@ -235,7 +237,7 @@ impl Sessions {
                         _ => false,
                     };
                     let user_id = user.as_ref().map(|u| &u.id);
-                    audit_failure(conn, &client, user_id, AuditKind::LoginFailed)?;
+                    audit_failure(conn, &client, user_id, kind)?;
                     if locked {
                         audit_failure(conn, &client, user_id, AuditKind::LoginLocked)?;
                     }

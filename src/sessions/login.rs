@@ -16,17 +16,20 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::SessionError;
 use super::lockout::{BUSY_WAIT, Begun, Candidate, Place};
+use super::mfa::{SignIn, Spend};
 use super::{Issued, Sessions};
 use crate::api::Credentials;
 use crate::auth::{ClientInfo, email};
 use crate::db::audit::{AuditKind, AuditRow};
 use crate::db::login_failures::{self, ClientClass};
+use crate::db::mfa as mfa_store;
 use crate::db::sessions::NewSession;
 use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
 use crate::db::{self, DbConnection, SessionId, UserId};
 use crate::devices::{Device, DeviceToken, cookie::MAX_ENTRIES, device_name};
 use crate::mail::Letter;
+use crate::tokens::Amr;
 
 use crate::metrics;
 
@@ -44,14 +47,15 @@ struct Rehash {
 pub struct Rehashing(Mutex<HashSet<UserId>>);
 
 impl Sessions {
-    /// Checks credentials and opens a new session; `device` is the device
-    /// cookie the client sent, if any.
+    /// Checks credentials and opens a new session — or, for a user with a
+    /// second factor, leaves the challenge its second step finishes
+    /// (`mfa.rs`); `device` is the device cookie the client sent, if any.
     pub async fn login(
         &self,
         credentials: Credentials,
         device: Option<String>,
         client: ClientInfo,
-    ) -> Result<Issued, SessionError> {
+    ) -> Result<SignIn, SessionError> {
         let devices = self.devices(device);
         let outcome = match self.attempt(credentials, &devices, client).await {
             Ok((issued, rehash)) => {
@@ -63,13 +67,28 @@ impl Sessions {
             }
             Err(error) => Err(error),
         };
-        match &outcome {
-            Ok(_) => self.metrics.login(metrics::Login::Succeeded),
-            Err(e) if e.is_outage() => {} // an outage, not an outcome
+        let success = match &outcome {
+            Ok(SignIn::MfaRequired(_)) => metrics::Login::MfaRequired,
+            _ => metrics::Login::Succeeded,
+        };
+        self.count_login(&outcome, success);
+        outcome
+    }
+
+    /// Counts a login attempt (a password, or a second step) by how it
+    /// ended; `success` is what a success counts as. An outage is not an
+    /// outcome.
+    pub(super) fn count_login<T>(
+        &self,
+        outcome: &Result<T, SessionError>,
+        success: metrics::Login,
+    ) {
+        match outcome {
+            Ok(_) => self.metrics.login(success),
+            Err(e) if e.is_outage() => {}
             Err(SessionError::TooManyAttempts(_)) => self.metrics.login(metrics::Login::Locked),
             Err(_) => self.metrics.login(metrics::Login::Failed),
         }
-        outcome
     }
 
     /// One attempt, from its turn in the queue to its verdict.
@@ -78,7 +97,7 @@ impl Sessions {
         credentials: Credentials,
         devices: &[Device],
         client: ClientInfo,
-    ) -> Result<(Issued, Option<Rehash>), SessionError> {
+    ) -> Result<(SignIn, Option<Rehash>), SessionError> {
         let email = email::normalize(&credentials.email).ok();
         let give_up = Instant::now() + BUSY_WAIT;
         // Held until the verdict is recorded: the next attempt of this
@@ -105,7 +124,7 @@ impl Sessions {
         email: Option<String>,
         devices: &[Device],
         client: ClientInfo,
-    ) -> Result<(Issued, Option<Rehash>), SessionError> {
+    ) -> Result<(SignIn, Option<Rehash>), SessionError> {
         let Begun {
             place,
             class,
@@ -140,19 +159,35 @@ impl Sessions {
                         old: hash,
                         password,
                     });
+                if candidate.user.mfa_enabled {
+                    // Not a failure, and not yet a success: the class's count
+                    // stays (a right password does not buy the second step
+                    // more tries), and the place is given back as it drops.
+                    let (id, version, now) = (candidate.user.id, candidate.version, client.now);
+                    let challenge = self
+                        .db
+                        .write(move |conn| Self::challenge(conn, &id, version, now))
+                        .await?;
+                    return Ok((SignIn::MfaRequired(challenge), rehash));
+                }
                 let opening = Opening {
                     email,
                     class,
                     place,
                 };
+                let finish = Finish {
+                    amr: Amr::Password,
+                    spend: None,
+                };
                 let issued = self
-                    .open_session(candidate, opening, devices, client)
+                    .open_session(candidate, opening, devices, client, finish)
                     .await?;
-                Ok((issued, rehash))
+                Ok((SignIn::Issued(Box::new(issued)), rehash))
             }
             (candidate, email) => {
                 let user = candidate.map(|c| c.user);
-                self.record_failure(user, email, class, place, client)
+                let kind = AuditKind::LoginFailed;
+                self.record_failure(user, email, class, place, client, kind)
                     .await?;
                 Err(SessionError::InvalidCredentials)
             }
@@ -195,14 +230,16 @@ impl Sessions {
     /// a new device (unless this is the account's first sign-in), and checks
     /// that the token version is still the one verified: a password change
     /// (which bumps it) or logout-all that committed meanwhile wins, and this
-    /// login fails. The device cookie then names this account (first) and
-    /// the others the browser's cookie named.
-    async fn open_session(
+    /// login fails. A second step (`finish.spend`) spends its challenge and
+    /// its proof in the same transaction. The device cookie then names this
+    /// account (first) and the others the browser's cookie named.
+    pub(super) async fn open_session(
         &self,
         candidate: Candidate,
         opening: Opening,
         devices: &[Device],
         client: ClientInfo,
+        finish: Finish,
     ) -> Result<Issued, SessionError> {
         let (session_id, max_age) = (SessionId::new(), self.policy.max_age);
         let sid = session_id.clone();
@@ -225,13 +262,28 @@ impl Sessions {
             .db
             .write(move |conn| {
                 conn.transaction(|conn| {
+                    if let Some((challenge, spend)) = &finish.spend {
+                        if !mfa_store::spend_challenge(conn, challenge, now)? {
+                            return Err(SessionError::InvalidMfaToken);
+                        }
+                        spend.spend(conn, &user_id, &client)?;
+                    }
                     // The account's very first sign-in is from a new device
                     // by definition: nothing to point out.
                     let first = !AuditRow::any(conn, &user_id, AuditKind::LoginSucceeded)?;
-                    let expires_at =
-                        insert_session(conn, &sid, &user_id, version, now, max_age, &client)?;
+                    let new = NewLogin {
+                        version,
+                        now,
+                        max_age,
+                        amr: finish.amr,
+                    };
+                    let expires_at = insert_session(conn, &sid, &user_id, new, &client)?;
                     if !still_current(conn, &user_id, version)? {
-                        return Err(SessionError::InvalidCredentials);
+                        // What the login's first step checked no longer holds.
+                        return Err(match finish.spend {
+                            Some(_) => SessionError::InvalidMfaToken,
+                            None => SessionError::InvalidCredentials,
+                        });
                     }
                     if let Some(id) = &attempt {
                         login_failures::succeed(conn, &email, &class, id)?;
@@ -265,7 +317,7 @@ impl Sessions {
         }
         let ends_at = expires_at.min(now + self.policy.idle_ttl);
         let device = self.device_cookie(devices, &user.id, version);
-        let mut issued = self.issue(user, &session_id, 1, version, ends_at)?;
+        let mut issued = self.issue(user, &session_id, 1, version, ends_at, finish.amr)?;
         issued.device = Some(device);
         Ok(issued)
     }
@@ -303,23 +355,43 @@ impl Sessions {
 }
 
 /// What a successful attempt settles: its class's count and its place.
-struct Opening {
-    email: String,
-    class: ClientClass,
-    place: Option<Place>,
+pub(super) struct Opening {
+    pub email: String,
+    pub class: ClientClass,
+    pub place: Option<Place>,
 }
 
-/// Inserts a new session (generation 1) of `user_id` at `version`, with its
+/// How a verified login ends: the methods it proved, and for a second step
+/// its challenge's hash and the proof to spend with it.
+pub(super) struct Finish {
+    pub amr: Amr,
+    pub spend: Option<(String, Spend)>,
+}
+
+/// A new session's numbers: the user's token version, when, how long at
+/// most, and how the login was authenticated.
+pub(super) struct NewLogin {
+    pub version: i64,
+    pub now: NaiveDateTime,
+    pub max_age: TimeDelta,
+    pub amr: Amr,
+}
+
+/// Inserts a new session (generation 1) of `user_id`, with its
 /// `login_succeeded` event; returns when it ends at the latest.
 pub(super) fn insert_session(
     conn: &mut DbConnection,
     sid: &SessionId,
     user_id: &db::UserId,
-    version: i64,
-    now: NaiveDateTime,
-    max_age: TimeDelta,
+    new: NewLogin,
     client: &ClientInfo,
 ) -> Result<NaiveDateTime, SessionError> {
+    let NewLogin {
+        version,
+        now,
+        max_age,
+        amr,
+    } = new;
     let expires_at = now + max_age;
     NewSession {
         id: sid,
@@ -331,6 +403,7 @@ pub(super) fn insert_session(
         expires_at,
         user_agent: client.user_agent.as_deref(),
         ip: client.ip.as_deref(),
+        amr: amr.as_stored(),
     }
     .insert(conn)?;
     client
@@ -357,14 +430,19 @@ impl Sessions {
                 conn.transaction(|conn| {
                     let user = UserRow::find(conn, &user_id)?.ok_or(SessionError::NotFound)?;
                     let version = TokenVersion::current(conn, &user_id)?;
-                    let expires_at =
-                        insert_session(conn, &sid, &user_id, version, now, max_age, &client)?;
+                    let new = NewLogin {
+                        version,
+                        now,
+                        max_age,
+                        amr: Amr::Password,
+                    };
+                    let expires_at = insert_session(conn, &sid, &user_id, new, &client)?;
                     Ok::<_, SessionError>((user, version, expires_at))
                 })
             })
             .await?;
         let ends_at = expires_at.min(now + self.policy.idle_ttl);
-        self.issue(user, &session_id, 1, version, ends_at)
+        self.issue(user, &session_id, 1, version, ends_at, Amr::Password)
     }
 }
 

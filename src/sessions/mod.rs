@@ -31,6 +31,7 @@
 mod live;
 mod lockout;
 mod login;
+mod mfa;
 mod password;
 pub mod purge;
 mod queue;
@@ -45,6 +46,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use live::{LiveSession, LiveUser, LivenessCache};
+pub use mfa::{CHALLENGE_TTL, MfaChallenge, SignIn};
 pub use revoke::Revocations;
 
 pub use crate::config::{Lockout, SessionPolicy};
@@ -61,7 +63,8 @@ use crate::db::{Database, DbError, SessionId, UserId};
 use crate::devices::{DeviceKey, DeviceToken};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
-use crate::tokens::{AccessTokens, RefreshKey, RefreshToken, TokenError};
+use crate::mfa::Mfa;
+use crate::tokens::{AccessTokens, Amr, RefreshKey, RefreshToken, TokenError};
 
 /// Why a session flow did not go through. The HTTP edge
 /// (`routes/errors.rs`) turns it into the documented errors, and logs the
@@ -96,6 +99,25 @@ pub enum SessionError {
     /// A password-reset link that is unknown, expired, spent or superseded.
     #[error("invalid or expired link")]
     InvalidLink,
+    /// A wrong second factor: a TOTP code of no step near now or of a step
+    /// already accepted, or a recovery code the user does not have (any
+    /// more); also a code confirming no pending factor.
+    #[error("invalid code")]
+    InvalidCode,
+    /// A login's `mfa_token` is unknown, expired or spent, or its account
+    /// changed since (a password change, a sign-out everywhere, disabled).
+    #[error("invalid mfa token")]
+    InvalidMfaToken,
+    /// The user has a confirmed second factor already.
+    #[error("second factor already enabled")]
+    MfaAlreadyEnabled,
+    /// The user has no confirmed second factor.
+    #[error("second factor not enabled")]
+    MfaNotEnabled,
+    /// A stored TOTP secret does not open under this server's refresh
+    /// secret (it was changed): an outage of that user's factor.
+    #[error("a stored TOTP secret does not open under the configured refresh secret")]
+    FactorUnreadable,
     /// A refresh lost its compare-and-swap three times in a row.
     #[error("the session kept moving under the refresh")]
     Contended,
@@ -124,6 +146,7 @@ impl SessionError {
             self,
             Self::Store(_)
                 | Self::Contended
+                | Self::FactorUnreadable
                 | Self::Token(TokenError::Signing(_))
                 | Self::Credential(
                     CredentialError::Busy(_)
@@ -227,6 +250,8 @@ pub struct Sessions {
     mailer: Option<Mailer>,
     /// A right password for an unverified address is refused.
     require_verified_email: bool,
+    /// The second factor's keys and issuer.
+    mfa: Mfa,
 }
 
 /// The parts the session rules share with the rest of the server (which
@@ -274,10 +299,12 @@ impl Sessions {
             dummy_hash,
             mailer: parts.mailer.clone(),
             require_verified_email: config.mail.require_verified_email,
+            mfa: Mfa::new(secret, &config.mail.app_name),
         }
     }
 
-    /// Builds the token response for generation `generation` of `session_id`.
+    /// Builds the token response for generation `generation` of
+    /// `session_id`, whose login was authenticated by `amr`.
     fn issue(
         &self,
         user: UserRow,
@@ -285,10 +312,11 @@ impl Sessions {
         generation: i64,
         version: i64,
         ends_at: NaiveDateTime,
+        amr: Amr,
     ) -> Result<Issued, SessionError> {
         let access_token = self
             .access
-            .issue(&user.id, session_id, version, user.role)?;
+            .issue(&user.id, session_id, version, user.role, amr)?;
         Ok(Issued {
             body: TokenResponse {
                 access_token,

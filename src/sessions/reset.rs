@@ -5,12 +5,13 @@
 //! the token version (every session and access token of the user dies), lift
 //! every lockout of the address, mark it verified, open a session for the
 //! caller — whose browser becomes a known device of the account — and tell
-//! the address that its password changed.
+//! the address that its password changed. A user with a second factor is not
+//! signed in by a mailed link: the answer is the login's second step.
 
 use diesel::Connection;
 
-use super::login::insert_session;
-use super::{Issued, SessionError, Sessions};
+use super::login::{NewLogin, insert_session};
+use super::{SessionError, Sessions, SignIn};
 use crate::api::Password;
 use crate::auth::ClientInfo;
 use crate::db::audit::AuditKind;
@@ -19,9 +20,11 @@ use crate::db::one_time_tokens::{self, Purpose};
 use crate::db::users::UserRow;
 use crate::db::{SessionId, UserId};
 use crate::mail::{Letter, token_hash};
+use crate::tokens::Amr;
 
 impl Sessions {
-    /// Resets the password with the link's `token` and signs the caller in;
+    /// Resets the password with the link's `token` and signs the caller in
+    /// (or, for a user with a second factor, leaves the login's second step);
     /// `device` is the device cookie the client sent. A weak password leaves
     /// the link unspent.
     pub async fn reset_password(
@@ -30,7 +33,7 @@ impl Sessions {
         new_password: Password,
         device: Option<String>,
         client: ClientInfo,
-    ) -> Result<Issued, SessionError> {
+    ) -> Result<SignIn, SessionError> {
         self.hasher.check_new(new_password.expose()).await?;
         let hash = token_hash(&token);
         let (peek, now) = (hash.clone(), client.now);
@@ -47,7 +50,7 @@ impl Sessions {
         let (session_id, max_age) = (SessionId::new(), self.policy.max_age);
         let mailer = self.mailer.clone();
         let sid = session_id.clone();
-        let (user, version, expires_at) = self
+        let (user, version, opened) = self
             .revoking(move |conn, revocations| {
                 conn.transaction(|conn| {
                     let now = revocations.now();
@@ -59,11 +62,24 @@ impl Sessions {
                     let id: &UserId = &user.id;
                     UserRow::set_password_hash(conn, id, &new_hash, now)?;
                     UserRow::set_verified(conn, id, now)?;
-                    login_failures::clear(conn, &user.email)?;
+                    if !user.mfa_enabled {
+                        // With a second factor, the lockout also guards the
+                        // codes: a mailbox alone must not buy fresh guesses.
+                        login_failures::clear(conn, &user.email)?;
+                    }
                     let event = client.event(AuditKind::PasswordReset).user(id);
                     let version = revocations.all_for_user_audited(conn, id, None, event)?;
-                    let expires_at =
-                        insert_session(conn, &sid, id, version, now, max_age, &client)?;
+                    let opened = if user.mfa_enabled {
+                        Err(Self::challenge(conn, id, version, now)?)
+                    } else {
+                        let new = NewLogin {
+                            version,
+                            now,
+                            max_age,
+                            amr: Amr::Password,
+                        };
+                        Ok(insert_session(conn, &sid, id, new, &client)?)
+                    };
                     let user = UserRow::find(conn, id)?.ok_or(SessionError::InvalidLink)?;
                     if let Some(mailer) = &mailer {
                         mailer.post(
@@ -73,17 +89,21 @@ impl Sessions {
                             now,
                         )?;
                     }
-                    Ok::<_, SessionError>((user, version, expires_at))
+                    Ok::<_, SessionError>((user, version, opened))
                 })
             })
             .await?;
         if let Some(mailer) = &self.mailer {
             mailer.wake();
         }
+        let expires_at = match opened {
+            Ok(expires_at) => expires_at,
+            Err(challenge) => return Ok(SignIn::MfaRequired(challenge)),
+        };
         let ends_at = expires_at.min(now + self.policy.idle_ttl);
         let device = self.device_cookie(&self.devices(device), &user.id, version);
-        let mut issued = self.issue(user, &session_id, 1, version, ends_at)?;
+        let mut issued = self.issue(user, &session_id, 1, version, ends_at, Amr::Password)?;
         issued.device = Some(device);
-        Ok(issued)
+        Ok(SignIn::Issued(Box::new(issued)))
     }
 }

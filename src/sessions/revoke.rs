@@ -97,6 +97,13 @@ impl Revocations {
         Ok(version)
     }
 
+    /// Notes that `user_id` changed without a revocation (a second factor
+    /// removed): this instance's cache forgets them, so the next request
+    /// reads the change.
+    pub fn changed_user(&mut self, user_id: &UserId) {
+        self.users.push(user_id.clone());
+    }
+
     /// Revokes every session of `user_id` that is live at `now` (by
     /// `idle_ttl`) but `keep`, without bumping the token version (so `keep`
     /// and its access tokens stay valid), for `cause`; returns how many.

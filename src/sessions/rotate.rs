@@ -12,6 +12,7 @@ use crate::db::audit::AuditKind;
 use crate::db::sessions::{SessionRow, SessionWithUser};
 use crate::db::{DbConnection, SessionId};
 use crate::metrics;
+use crate::tokens::Amr;
 
 /// What the rotation step decided.
 enum Rotation {
@@ -72,12 +73,14 @@ impl Sessions {
                 ends_at,
                 rotated,
             } => {
+                let amr = Amr::from_stored(&found.session.amr);
                 let issued = self.issue(
                     found.user,
                     &session_id,
                     generation,
                     found.user_version,
                     ends_at,
+                    amr,
                 )?;
                 Ok((issued, rotated))
             }

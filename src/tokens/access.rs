@@ -51,6 +51,11 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Unique token id.
     pub jti: Uuid,
+    /// How the session's login was authenticated (RFC 8176 values: `pwd`,
+    /// `otp`, `rec`, `hwk`). Tokens issued before the claim existed have
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// Issues and checks access tokens.
@@ -138,13 +143,15 @@ impl AccessTokens {
         self.keyring().jwks(self.clock.timestamp())
     }
 
-    /// A token for `user` in session `sid` at token version `ver`.
+    /// A token for `user` in session `sid` at token version `ver`, whose
+    /// login was authenticated by `amr`.
     pub fn issue(
         &self,
         sub: &UserId,
         sid: &SessionId,
         ver: i64,
         role: Role,
+        amr: super::Amr,
     ) -> Result<String, TokenError> {
         let now = self.clock.timestamp();
         let claims = AccessClaims {
@@ -158,6 +165,7 @@ impl AccessTokens {
             nbf: now,
             exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
             jti: Uuid::new_v4(),
+            amr: amr.methods().iter().map(|m| (*m).to_owned()).collect(),
         };
         self.sign(&claims)
     }
@@ -273,6 +281,7 @@ mod tests {
             nbf: now,
             exp: now + 600,
             jti: Uuid::new_v4(),
+            amr: vec!["pwd".into()],
         }
     }
 
@@ -292,7 +301,9 @@ mod tests {
     fn issued_tokens_verify_with_their_claims() {
         let t = tokens();
         let c = claims();
-        let token = t.issue(&c.sub, &c.sid, 3, Role::Admin).unwrap();
+        let token = t
+            .issue(&c.sub, &c.sid, 3, Role::Admin, crate::tokens::Amr::Password)
+            .unwrap();
         let got = t.verify(&token).unwrap();
         assert_eq!(
             (got.sub, got.sid, got.ver, got.role),
@@ -411,7 +422,9 @@ mod tests {
     fn every_single_bit_flip_of_a_valid_token_is_refused() {
         let t = tokens();
         let c = claims();
-        let token = t.issue(&c.sub, &c.sid, 1, Role::User).unwrap();
+        let token = t
+            .issue(&c.sub, &c.sid, 1, Role::User, crate::tokens::Amr::Password)
+            .unwrap();
         assert!(t.verify(&token).is_ok());
         // The dots: a base64url character in their place.
         let changes = crate::proptest_support::single_changes(&token, |_| vec!['A']);
@@ -441,7 +454,9 @@ mod tests {
             Clock::system(),
         );
         let c = claims();
-        let token = t.issue(&c.sub, &c.sid, 1, Role::User).unwrap();
+        let token = t
+            .issue(&c.sub, &c.sid, 1, Role::User, crate::tokens::Amr::Password)
+            .unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::EdDSA);
         assert_eq!(header.kid.as_deref(), Some(t.current_kid().as_str()));
@@ -475,7 +490,9 @@ mod tests {
         let clock = Clock::movable();
         let t = eddsa(Keyring::configured(SECRET, &[]), clock.clone());
         let c = claims();
-        let token = t.issue(&c.sub, &c.sid, 1, Role::User).unwrap();
+        let token = t
+            .issue(&c.sub, &c.sid, 1, Role::User, crate::tokens::Amr::Password)
+            .unwrap();
         assert!(t.verify(&token).is_ok(), "nbf is the moved clock's now");
         clock.advance(Duration::from_secs(599)).unwrap();
         assert!(t.verify(&token).is_ok());
@@ -486,7 +503,9 @@ mod tests {
         );
         // Issued on the moved clock: not before that time, even though the
         // system clock is behind it.
-        let fresh = t.issue(&c.sub, &c.sid, 1, Role::User).unwrap();
+        let fresh = t
+            .issue(&c.sub, &c.sid, 1, Role::User, crate::tokens::Amr::Password)
+            .unwrap();
         assert!(t.verify(&fresh).is_ok());
         assert!(
             tokens().verify(&fresh).is_err(),
@@ -569,7 +588,7 @@ mod tests {
             ) {
                 let t = tokens();
                 let c = claims();
-                let token = t.issue(&c.sub, &c.sid, c.ver, c.role).unwrap();
+                let token = t.issue(&c.sub, &c.sid, c.ver, c.role, crate::tokens::Amr::Password).unwrap();
                 let mut chars: Vec<char> = token.chars().collect();
                 let i = index.index(chars.len());
                 prop_assume!(chars[i] != replacement);
@@ -591,9 +610,10 @@ mod tests {
                     SessionId::from(Uuid::from_bytes(sid)),
                 );
                 let role = if admin { Role::Admin } else { Role::User };
-                let token = t.issue(&sub, &sid, ver, role).unwrap();
+                let token = t.issue(&sub, &sid, ver, role, crate::tokens::Amr::PasswordOtp).unwrap();
                 let got = t.verify(&token).unwrap();
                 prop_assert_eq!((got.sub, got.sid, got.ver, got.role), (sub, sid, ver, role));
+                prop_assert_eq!(got.amr, vec!["pwd".to_owned(), "otp".to_owned()]);
             }
         }
     }

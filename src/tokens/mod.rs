@@ -4,10 +4,12 @@
 //! `src/cookies.rs`.
 
 pub mod access;
+pub mod amr;
 pub mod keys;
 pub mod refresh;
 
 pub use access::{AccessClaims, AccessTokens};
+pub use amr::Amr;
 pub use keys::{KeyAlgorithm, Keyring};
 pub use refresh::{RefreshKey, RefreshToken};
 

@@ -165,6 +165,7 @@ fn claims_for(user: &Client, sid: String, now: i64) -> AccessClaims {
         nbf: now,
         exp: now + 3600,
         jti: uuid::Uuid::new_v4(),
+        amr: vec!["pwd".into()],
     }
 }
 

@@ -88,15 +88,6 @@ async fn confirm_reset(client: &Client, token: &str, password: &str) -> reqwest:
         .await
 }
 
-async fn advance(app: &TestApp, by: &str) {
-    let response = app
-        .anon()
-        .post("/test/clock")
-        .json(&json!({ "advance": by }))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-}
-
 /// Asserts that each of `events` was audited about `user_id`.
 fn assert_audited(app: &TestApp, user_id: &impl std::fmt::Display, events: &[&str]) {
     let seen = audit_events(app, user_id);
@@ -222,7 +213,7 @@ async fn a_resent_link_supersedes_the_first_at_most_once_a_minute(app: TestApp) 
         1,
         "not twice within a minute"
     );
-    advance(&app, "61s").await;
+    app.advance_clock("61s").await;
     assert_eq!(
         alice.post("/auth/verify-email/send").await.status(),
         StatusCode::ACCEPTED
@@ -320,7 +311,7 @@ async fn reset_requests_answer_alike_and_send_at_most_once_a_minute(app: TestApp
     ask_reset(&app, &email).await;
     assert_eq!(resets(mailbox(&app, &email).await), 1, "one a minute");
     let first = link_token(&app, &email, "reset-password").await;
-    advance(&app, "61s").await;
+    app.advance_clock("61s").await;
     ask_reset(&app, &email).await;
     assert_eq!(resets(mailbox(&app, &email).await), 2);
     let second = link_token(&app, &email, "reset-password").await;
@@ -333,7 +324,7 @@ async fn reset_requests_answer_alike_and_send_at_most_once_a_minute(app: TestApp
         StatusCode::OK
     );
     // Addresses are matched as logins match them.
-    advance(&app, "61s").await;
+    app.advance_clock("61s").await;
     ask_reset(&app, &email.to_uppercase()).await;
     assert_eq!(resets(mailbox(&app, &email).await), 3);
 }
@@ -359,7 +350,7 @@ async fn a_disabled_account_gets_no_reset(app: TestApp) {
     // A link sent before the account was disabled does not sign it in.
     let refused = confirm_reset(&app.anon(), &token, NEW_PASSWORD).await;
     assert_error(refused, StatusCode::BAD_REQUEST, "invalid_token").await;
-    advance(&app, "61s").await;
+    app.advance_clock("61s").await;
     let before = mailbox(&app, &email).await.len();
     ask_reset(&app, &email).await;
     assert_eq!(
@@ -398,11 +389,11 @@ async fn links_expire_by_the_servers_clock(app: TestApp) {
     let verify = link_token(&app, &email, "verify-email").await;
     ask_reset(&app, &email).await;
     let reset = link_token(&app, &email, "reset-password").await;
-    advance(&app, "61m").await;
+    app.advance_clock("61m").await;
     let late = confirm_reset(&app.anon(), &reset, NEW_PASSWORD).await;
     assert_error(late, StatusCode::BAD_REQUEST, "invalid_token").await;
     // The verification link lives 24 hours.
-    advance(&app, "23h").await;
+    app.advance_clock("23h").await;
     let late = app
         .anon()
         .post("/auth/verify-email")

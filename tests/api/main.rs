@@ -23,6 +23,7 @@ mod login;
 mod login_races;
 mod logout;
 mod mail;
+mod mfa;
 mod openapi;
 mod operations;
 mod outage;

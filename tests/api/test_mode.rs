@@ -30,16 +30,6 @@ async fn test_user(app: &TestApp, body: Value) -> Client {
     client.signed_in(response).await
 }
 
-async fn advance(app: &TestApp, by: &str) -> ClockState {
-    let response = app
-        .anon()
-        .post("/test/clock")
-        .json(&json!({ "advance": by }))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK, "advance {by}");
-    response.body().await
-}
-
 backend_test!(test_routes_are_404_without_test_mode);
 async fn test_routes_are_404_without_test_mode(app: TestApp) {
     let anon = app.anon();
@@ -132,7 +122,7 @@ backend_test!(the_clock_moves_forward_only, test_mode());
 async fn the_clock_moves_forward_only(app: TestApp) {
     let start: ClockState = app.anon().get("/test/clock").await.body().await;
     assert_eq!(start.offset_seconds, 0);
-    let moved = advance(&app, "15m").await;
+    let moved = app.advance_clock("15m").await;
     assert_eq!(moved.offset_seconds, 900);
     assert!((moved.now - start.now).num_seconds() >= 900);
     for refused in [
@@ -154,7 +144,7 @@ async fn expiry_is_tested_in_milliseconds_not_minutes(app: TestApp) {
     let bob = test_user(&app, json!({"email": "bob@example.com"})).await;
 
     // The access token lives 10 minutes; the session goes on.
-    advance(&app, "10m").await;
+    app.advance_clock("10m").await;
     let expired = alice.get("/auth/me").await;
     assert_error(expired, StatusCode::UNAUTHORIZED, "invalid_token").await;
     alice.refresh().await;
@@ -162,18 +152,18 @@ async fn expiry_is_tested_in_milliseconds_not_minutes(app: TestApp) {
 
     // Six days idle is within the 7-day idle TTL; bob never refreshed in
     // between, and after another two days his session has ended.
-    advance(&app, "6d").await;
+    app.advance_clock("6d").await;
     alice.refresh().await;
-    advance(&app, "2d").await;
+    app.advance_clock("2d").await;
     bob.refresh_refused("expired").await;
     alice.refresh().await;
 
     // Refreshing every 6 days does not outlive the 30-day absolute age.
     for _ in 0..3 {
-        advance(&app, "6d").await;
+        app.advance_clock("6d").await;
         alice.refresh().await;
     }
-    advance(&app, "6d").await;
+    app.advance_clock("6d").await;
     alice.refresh_refused("expired").await;
 }
 
@@ -183,7 +173,7 @@ async fn the_grace_window_follows_the_clock(app: TestApp) {
     let spent = alice.refresh_token();
     alice.refresh().await;
     alice.with_cookie(&spent).refresh().await;
-    advance(&app, "11s").await;
+    app.advance_clock("11s").await;
     alice.with_cookie(&spent).refresh_refused("reused").await;
 }
 
@@ -203,7 +193,7 @@ async fn the_lockout_ends_when_the_clock_passes_it(app: TestApp) {
     }
     let locked = app.anon().try_login("alice@example.com", PASSWORD).await;
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
-    advance(&app, "5m").await;
+    app.advance_clock("5m").await;
     app.login("alice@example.com", PASSWORD).await;
 }
 

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import {
   ACCESS_TTL_MS,
   ADMIN,
+  PASSWORD,
   email,
   foreignOrigin,
   launchBrowser,
@@ -358,6 +359,43 @@ test('the admin searches users by email and reads the audit trail by email and e
   await laptop.close();
   await phone.close();
   await adminContext.close();
+});
+
+test('changing the password without two-factor authentication: no code asked', async () => {
+  const { context, page, address } = await registered('password');
+  const next = 'staple battery horse correct';
+  assert.equal(await page.isVisible('#changed-password-code'), false, 'no code field');
+  await page.fill('#current-password', PASSWORD);
+  await page.fill('#changed-password', next);
+  const answered = page.waitForResponse(
+    (r) =>
+      new URL(r.url()).pathname === '/auth/password' &&
+      r.request().method() === 'POST' &&
+      r.status() !== 401,
+  );
+  await page.click('#change-password-button');
+  const response = await answered;
+  assert.equal(response.status(), 200);
+  assert.equal('code' in response.request().postDataJSON(), false, 'no code sent');
+  await page.locator('#message.info', { hasText: 'Password changed' }).waitFor();
+  assert.equal(await page.inputValue('#current-password'), '');
+  assert.equal(await page.inputValue('#changed-password'), '');
+  await signedIn(page, address);
+  await page.locator('#sessions .session.current').waitFor();
+
+  // The new password signs in (no second step); the old one no longer does.
+  await page.click('#logout-button');
+  await signedOut(page);
+  await page.fill('#email', address);
+  await page.fill('#password', PASSWORD);
+  await page.click('#login-button');
+  await page.locator('#message:not(.info)').waitFor();
+  assert.equal(await page.isVisible('#signed-in'), false);
+  await page.fill('#password', next);
+  await page.click('#login-button');
+  await signedIn(page, address);
+  assert.equal(await page.isVisible('#mfa-page'), false);
+  await context.close();
 });
 
 test('a page on another origin cannot refresh', async () => {

@@ -9,8 +9,13 @@
 // from static/ (with the binary's headers, CSP included) and passes all else
 // on untouched, Host included (so the server sees the page's own origin);
 // links in mails point at the proxy.
+//
+// Two-step sign-in: `totp` computes an authenticator app's code from the key
+// the page shows; `serverNow` and `advanceClock` read and move test mode's
+// clock, which is the time the server checks codes against.
 
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -245,4 +250,53 @@ export function post(url, path, body) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
+}
+
+/** The bytes of RFC 4648 base32 text (padding, spaces and case ignored). */
+export function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const clean = text.toUpperCase().replace(/[\s=]/g, '');
+  const bytes = [];
+  let bits = 0;
+  let value = 0;
+  for (const char of clean) {
+    const index = alphabet.indexOf(char);
+    if (index < 0) throw new Error(`not base32: ${JSON.stringify(char)}`);
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+/** The code an authenticator app shows for `secretBase32` at `unixSeconds`:
+ * RFC 6238 TOTP, HMAC-SHA1, 30 s steps, `digits` digits (6). */
+export function totp(secretBase32, unixSeconds, digits = 6) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac('sha1', base32Decode(secretBase32)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const number = mac.readUInt32BE(offset) & 0x7fffffff;
+  return String(number % 10 ** digits).padStart(digits, '0');
+}
+
+/** The time on test mode's clock (what the server checks codes against), in
+ * Unix seconds. */
+export async function serverNow(url) {
+  const response = await fetch(`${url}/test/clock`);
+  if (!response.ok) throw new Error(`GET /test/clock answered ${response.status}`);
+  const { now } = await response.json();
+  return Date.parse(now) / 1000;
+}
+
+/** Moves test mode's clock forward by `seconds`; resolves to its new time in
+ * Unix seconds. */
+export async function advanceClock(url, seconds) {
+  const response = await post(url, '/test/clock', { advance: `${seconds}s` });
+  if (!response.ok) throw new Error(`POST /test/clock answered ${response.status}`);
+  const { now } = await response.json();
+  return Date.parse(now) / 1000;
 }

@@ -93,6 +93,17 @@ impl TestApp {
         self.login(ADMIN_EMAIL, PASSWORD).await
     }
 
+    /// Moves test mode's clock forward by `by` (`30s`, `1h`): asserts 200.
+    pub async fn advance_clock(&self, by: &str) -> wristband::api::ClockState {
+        let response = self
+            .anon()
+            .post("/test/clock")
+            .json(&serde_json::json!({ "advance": by }))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "advance {by}");
+        super::ResponseExt::body(response).await
+    }
+
     /// The access-token signer this server uses, to forge tokens in tests.
     pub fn forger(&self) -> AccessTokens {
         let config = Config::from_settings(&Settings {

@@ -147,3 +147,23 @@ pub fn stored_hash_cost(app: &TestApp, email: &str) -> Option<u32> {
         ))
     })
 }
+
+/// What the database holds of second factors: every TOTP secret and
+/// recovery-code hash, as stored.
+pub fn stored_mfa_secrets(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use wristband::db::schema::{recovery_codes, totp_factors};
+    with_connection(&database(app), |conn| {
+        let mut stored: Vec<String> = totp_factors::table
+            .select(totp_factors::secret)
+            .load(conn)
+            .unwrap();
+        stored.extend(
+            recovery_codes::table
+                .select(recovery_codes::code_hash)
+                .load::<String>(conn)
+                .unwrap(),
+        );
+        stored
+    })
+}
