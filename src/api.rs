@@ -299,6 +299,10 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// A short name of the device, from the user agent (as on sessions).
     pub device: String,
+    /// What the event needs beside its name: for `login_succeeded`, how the
+    /// login was made (its `amr`, space-separated: `pwd`, `pwd otp`,
+    /// `pwd rec`, `hwk`).
+    pub detail: Option<String>,
 }
 
 impl From<AuditRow> for AuditEvent {
@@ -313,6 +317,7 @@ impl From<AuditRow> for AuditEvent {
             ip: row.ip,
             device: device_name(row.user_agent.as_deref()),
             user_agent: row.user_agent,
+            detail: row.detail,
         }
     }
 }
@@ -662,4 +667,94 @@ pub enum SignInAnswer {
     Tokens(TokenResponse),
     /// The second factor is needed: `POST /auth/login/mfa`.
     MfaRequired(MfaRequired),
+}
+
+/// A passkey, as its owner sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyInfo {
+    /// Its id (a UUID).
+    pub id: String,
+    /// What its owner calls it.
+    pub name: String,
+    /// When it was registered (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// When it last signed in.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::db::passkeys::PasskeyRow> for PasskeyInfo {
+    fn from(row: crate::db::passkeys::PasskeyRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            created_at: utc(row.created_at),
+            last_used_at: row.last_used_at.map(utc),
+        }
+    }
+}
+
+/// The first half of a passkey ceremony. (No `Debug`: the id finishes it.)
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CeremonyStarted {
+    /// What the second half names (within 5 minutes, once).
+    pub ceremony_id: String,
+    /// For `navigator.credentials.create` / `.get`: the
+    /// `PublicKeyCredentialCreationOptions` or `…RequestOptions`, binary
+    /// fields as base64url strings.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+/// `{current_password}`: a registration's first half.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyRegistrationStart {
+    /// The password now.
+    pub current_password: Password,
+}
+
+/// `{ceremony_id, name?, credential}`: a registration's second half.
+#[derive(Deserialize, ToSchema)]
+pub struct PasskeyRegistration {
+    /// From the first half.
+    #[schema(max_length = 64)]
+    pub ceremony_id: String,
+    /// What to call it (1 to 64 characters; the device's name by default).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The browser's `PublicKeyCredential` (from `navigator.credentials.create`)
+    /// as JSON: `id`, `rawId`, `type`, `response: {attestationObject,
+    /// clientDataJSON, transports?}`, binary fields base64url.
+    #[schema(value_type = Object)]
+    pub credential: webauthn_rs::prelude::RegisterPublicKeyCredential,
+}
+
+/// `{name}`: renaming a passkey.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyRename {
+    /// The new name (1 to 64 characters).
+    #[schema(max_length = 64)]
+    pub name: String,
+}
+
+/// `{email?}`: a passkey sign-in's first half.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyLoginStart {
+    /// Limits the sign-in to this account's passkeys; without it, the
+    /// browser offers every passkey it holds for this site.
+    #[serde(default)]
+    #[schema(max_length = 254)]
+    pub email: Option<String>,
+}
+
+/// `{ceremony_id, credential}`: a passkey sign-in's second half.
+#[derive(Deserialize, ToSchema)]
+pub struct PasskeyLogin {
+    /// From the first half.
+    #[schema(max_length = 64)]
+    pub ceremony_id: String,
+    /// The browser's `PublicKeyCredential` (from `navigator.credentials.get`)
+    /// as JSON: `id`, `rawId`, `type`, `response: {authenticatorData,
+    /// clientDataJSON, signature, userHandle}`, binary fields base64url.
+    #[schema(value_type = Object)]
+    pub credential: webauthn_rs::prelude::PublicKeyCredential,
 }

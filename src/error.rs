@@ -105,6 +105,9 @@ pub enum ApiError {
     /// The user has no confirmed second factor.
     #[error("mfa not enabled")]
     MfaNotEnabled,
+    /// A passkey registration that did not verify.
+    #[error("invalid credential")]
+    InvalidCredential,
     /// The database (or the blocking pool) cannot serve now.
     #[error("unavailable")]
     Unavailable,
@@ -142,6 +145,7 @@ impl ApiError {
             Self::InvalidMfaToken => "invalid_mfa_token",
             Self::MfaAlreadyEnabled => "mfa_already_enabled",
             Self::MfaNotEnabled => "mfa_not_enabled",
+            Self::InvalidCredential => "invalid_credential",
             Self::Unavailable => "unavailable",
         }
     }
@@ -186,6 +190,9 @@ impl ApiError {
             }
             Self::MfaAlreadyEnabled => "Two-factor authentication is already on.".into(),
             Self::MfaNotEnabled => "Two-factor authentication is not on.".into(),
+            Self::InvalidCredential => {
+                "The passkey could not be registered: the browser's answer did not verify, the ceremony expired or was used, or the passkey is registered already.".into()
+            }
             Self::Unavailable => "The service is temporarily unavailable.".into(),
         }
     }
@@ -198,7 +205,8 @@ impl ResponseError for ApiError {
             | Self::InvalidEmail
             | Self::WeakPassword(_)
             | Self::InvalidLink
-            | Self::WrongCode => StatusCode::BAD_REQUEST,
+            | Self::WrongCode
+            | Self::InvalidCredential => StatusCode::BAD_REQUEST,
             Self::EmailTaken
             | Self::LastAdmin
             | Self::AlreadyVerified

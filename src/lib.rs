@@ -21,6 +21,7 @@ pub mod mac;
 pub mod mail;
 pub mod metrics;
 pub mod mfa;
+pub mod passkeys;
 #[cfg(test)]
 mod proptest_support;
 pub mod routes;

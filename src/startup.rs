@@ -28,6 +28,7 @@ use crate::mail::Mailer;
 use crate::mail::smtp::Transport;
 use crate::mail::worker::{self, Delivery};
 use crate::metrics::Metrics;
+use crate::passkeys::RelyingParty;
 use crate::routes;
 use crate::sessions::{Parts, Sessions, purge};
 use crate::state::AppState;
@@ -202,6 +203,23 @@ impl Application {
         );
         let transport = Transport::new(config.mail.smtp.as_ref())
             .map_err(|e| StartupError::because("cannot set up WRISTBAND_SMTP_URL", e))?;
+        let relying_party = match config.network.relying_party(local.port()) {
+            Some((id, origins)) => Some(Arc::new(
+                RelyingParty::new(
+                    &id,
+                    &origins,
+                    &config.mail.app_name,
+                    keys.refresh_secret.expose_secret().as_bytes(),
+                )
+                .map_err(|e| StartupError::because("cannot set up passkeys", e))?,
+            )),
+            None => {
+                log::info!(
+                    "passkeys are off: set WRISTBAND_PUBLIC_URL (a domain) or WRISTBAND_RP_ID"
+                );
+                None
+            }
+        };
         let metrics = Arc::new(Metrics::new());
         metrics.declare_causes(AuditKind::REVOKING.map(AuditKind::as_str));
         let observed = metrics.clone();
@@ -229,6 +247,7 @@ impl Application {
             clock,
             metrics: metrics.clone(),
             mailer: mailer.clone(),
+            relying_party,
         };
         let sessions = Sessions::new(&config, &parts, &keys.refresh_secret, dummy_hash);
         let accounts = mailer

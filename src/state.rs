@@ -44,6 +44,8 @@ pub struct Features {
     pub test_mode: bool,
     /// The mail routes (SMTP configured, or test mode).
     pub mail: bool,
+    /// The passkey routes (a relying party could be named).
+    pub passkeys: bool,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
         Features {
             test_mode: self.config.operations.test_mode,
             mail: self.accounts.is_some(),
+            passkeys: self.sessions.passkeys_on(),
         }
     }
 }

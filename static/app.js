@@ -35,6 +35,7 @@ const EVENT_NAMES = {
   mfa_failed: 'Wrong or reused two-step code',
   mfa_reset: 'Two-step sign-in removed by an admin',
   passkey_added: 'Passkey added',
+  passkey_renamed: 'Passkey renamed',
   passkey_removed: 'Passkey removed',
   session_revoked: 'Session revoked',
   user_sessions_revoked: 'Every session revoked by an admin',
@@ -315,6 +316,7 @@ async function refreshView() {
   if (!me) return;
   showUser(me);
   await showSessions();
+  if (passkeysOn !== false && auth.user) await showPasskeys();
   const admin = me.role === 'admin';
   $('#admin').hidden = !admin;
   if (admin && auth.user) await showAdmin();
@@ -639,6 +641,242 @@ $('#mfa-form').addEventListener('submit', (event) => {
   });
 });
 
+// ---- Passkeys (WebAuthn): signing in with the device's screen lock or a
+// security key, no password and no code. A server without them answers 404
+// to their routes; the app then offers none. A browser without WebAuthn, or a
+// page at an IP address (WebAuthn refuses those), still lists, renames and
+// removes them, and says why it cannot add one or sign in with one.
+
+/** Whether the server has passkeys: null until known. */
+let passkeysOn = null;
+
+const IP_ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/i;
+const LOOPBACK = /^(127(\.\d{1,3}){3}|\[::1\])$/;
+
+/** Asks the server whether it has the passkey routes, without calling one
+ * (as `probeMail` does: 405 where the POST-only route exists, else 404). */
+async function probePasskeys() {
+  try {
+    const response = await fetch('/auth/passkeys/login/start', { credentials: 'same-origin' });
+    passkeysOn = response.status !== 404;
+  } catch {
+    passkeysOn = true; // unknown: offer them, and let a call tell
+  }
+  showPasskeyFeatures();
+}
+
+/** Why this page cannot use passkeys, as nodes to show; null when it can. */
+function passkeyObstacle() {
+  const host = location.hostname;
+  if (IP_ADDRESS.test(host)) {
+    const why = 'Passkeys need this page at a domain name, not at an IP address.';
+    if (!LOOPBACK.test(host)) return [why];
+    const link = document.createElement('a');
+    link.id = 'passkeys-localhost-link';
+    link.href = `${location.protocol}//localhost${location.port ? `:${location.port}` : ''}/`;
+    link.textContent = link.href;
+    return [`${why} Open it at `, link, '.'];
+  }
+  if (typeof PublicKeyCredential !== 'function' || !navigator.credentials) {
+    return ['This browser does not support passkeys: it can list yours, not use them.'];
+  }
+  return null;
+}
+
+/** The sign-in button and the passkeys card, as far as the server and this
+ * page allow. */
+function showPasskeyFeatures() {
+  const obstacle = passkeysOn === true ? passkeyObstacle() : null;
+  $('#passkey-login').hidden = passkeysOn !== true || Boolean(obstacle);
+  $('#passkeys-card').hidden = passkeysOn !== true || !auth.user;
+  $('#passkeys-unavailable').replaceChildren(...(obstacle || []));
+  $('#passkeys-unavailable').hidden = !obstacle;
+  $('#add-passkey').hidden = Boolean(obstacle);
+}
+
+/** A 404 from a passkey route that is not about one passkey: the server has
+ * no passkeys (any more). */
+function passkeysGone(error) {
+  if (!(error instanceof WristbandError) || error.status !== 404) return false;
+  passkeysOn = false;
+  showPasskeyFeatures();
+  say('This server does not offer passkeys.');
+  return true;
+}
+
+/** A call refused because the session ended (the view has signed out). */
+const sessionEnded = (error) => error instanceof WristbandError && error.status === 401 && !auth.user;
+
+/** What a passkey's row says under its name. */
+function passkeyMeta(passkey) {
+  const used = passkey.last_used_at ? `last used ${when(passkey.last_used_at)}` : 'not used yet';
+  return `added ${when(passkey.created_at)} · ${used}`;
+}
+
+/** Loads the signed-in user's passkeys into the card. */
+async function showPasskeys() {
+  let passkeys;
+  try {
+    passkeys = await auth.listPasskeys();
+  } catch (error) {
+    if (sessionEnded(error) || passkeysGone(error)) return;
+    throw error;
+  }
+  if (!auth.user) return;
+  if (passkeysOn === null) {
+    passkeysOn = true;
+    showPasskeyFeatures();
+  }
+  $('#passkeys').replaceChildren(...passkeys.map(passkeyRow));
+  $('#passkeys-empty').hidden = passkeys.length > 0;
+}
+
+function passkeyRow(passkey) {
+  const name = span('passkey-name', passkey.name);
+  const buttons = [
+    button('rename-passkey', 'Rename', async () => startRename(li, name, passkey)),
+    button('remove-passkey danger', 'Remove', () => removePasskey(passkey)),
+  ];
+  const li = item('passkey', name, passkeyMeta(passkey), buttons);
+  li.dataset.passkeyId = passkey.id;
+  li.dataset.createdAt = passkey.created_at;
+  li.dataset.lastUsedAt = passkey.last_used_at || '';
+  return li;
+}
+
+/** Puts a field in place of the passkey's name, with Save and Cancel; its
+ * own buttons step aside meanwhile. */
+function startRename(li, name, passkey) {
+  const form = document.createElement('form');
+  form.className = 'rename';
+  form.autocomplete = 'off';
+  const field = document.createElement('input');
+  field.type = 'text';
+  field.className = 'passkey-rename-input';
+  field.maxLength = 64;
+  field.spellcheck = false;
+  field.value = passkey.name;
+  field.setAttribute('aria-label', `New name for the passkey “${passkey.name}”`);
+  const save = document.createElement('button');
+  save.type = 'submit';
+  save.className = 'save-passkey-name';
+  save.textContent = 'Save';
+  const buttons = li.querySelector('.buttons');
+  const stop = () => {
+    form.replaceWith(name);
+    buttons.hidden = false;
+  };
+  const cancel = button('cancel-passkey-rename', 'Cancel', async () => stop());
+  form.append(field, save, cancel);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(save, async () => {
+      const next = field.value.trim();
+      if (!next) {
+        say('Enter a name for the passkey.');
+        field.focus();
+        return;
+      }
+      let renamed;
+      try {
+        renamed = await auth.renamePasskey(passkey.id, next);
+      } catch (error) {
+        if (sessionEnded(error)) return;
+        if (error instanceof WristbandError && error.status === 404) {
+          await showPasskeys();
+          if (passkeysOn) say('That passkey is no longer on your account.');
+          return;
+        }
+        throw error;
+      }
+      say(`The passkey is now called “${renamed.name}”.`, 'info');
+      await showPasskeys();
+    });
+  });
+  field.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') stop();
+  });
+  buttons.hidden = true;
+  name.replaceWith(form);
+  field.select();
+}
+
+async function removePasskey(passkey) {
+  try {
+    await auth.removePasskey(passkey.id);
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    if (!(error instanceof WristbandError) || error.status !== 404) throw error;
+    // Removed already (elsewhere), or no passkeys here: the list tells.
+  }
+  await showPasskeys();
+  if (passkeysOn) {
+    say(`The passkey “${passkey.name}” was removed: it no longer signs in.`, 'info');
+  }
+}
+
+$('#add-passkey').addEventListener('submit', (event) => {
+  event.preventDefault();
+  act($('#add-passkey-button'), async () => {
+    // The current password first: an access token alone adds no passkey. It
+    // is not kept, whatever happens: each attempt asks for it again.
+    const password = $('#passkey-password');
+    let passkey;
+    try {
+      passkey = await auth.registerPasskey(password.value, $('#passkey-name').value);
+    } catch (error) {
+      if (error instanceof WristbandError && error.code === 'passkey_cancelled') {
+        say(error.message, 'info');
+        return;
+      }
+      if (error instanceof WristbandError && error.code === 'invalid_credentials') {
+        // The server's words ("The current password is wrong."), or these.
+        say(error.message.startsWith('HTTP ') ? 'The current password is wrong.' : error.message);
+        password.focus();
+        return;
+      }
+      if (sessionEnded(error) || passkeysGone(error)) return;
+      throw error;
+    } finally {
+      password.value = '';
+    }
+    $('#passkey-name').value = '';
+    say(`Passkey “${passkey.name}” added: you can sign in with it, no password needed.`, 'info');
+    await showPasskeys();
+  });
+});
+
+$('#passkey-login-button').addEventListener('click', () =>
+  act($('#passkey-login-button'), async () => {
+    // With an address, that account's passkeys; without, the browser offers
+    // the ones it holds for this site.
+    const address = $('#email').value.trim();
+    try {
+      await auth.loginWithPasskey(address || undefined);
+    } catch (error) {
+      if (error instanceof WristbandError && error.code === 'passkey_cancelled') {
+        say(
+          address
+            ? `${error.message} (Or this device holds no passkey for ${address}: clear the address to choose from all of yours.)`
+            : error.message,
+          'info',
+        );
+        return;
+      }
+      if (error instanceof WristbandError && error.code === 'invalid_credentials') {
+        say(
+          'That passkey was not accepted: it may have been removed from its account, ' +
+            'or the sign-in took too long. Try again, or sign in with your password.',
+        );
+        return;
+      }
+      if (passkeysGone(error)) return;
+      throw error;
+    }
+    $('#password').value = '';
+  }),
+);
+
 // ---- Mail: password reset, email verification, email change. A server
 // without mail answers 404 to every mail route; the app then offers none.
 
@@ -862,6 +1100,7 @@ function render(user) {
   showPage();
   if (user) showUser(user);
   else showMailFeatures();
+  showPasskeyFeatures();
   const who = user ? user.id : null;
   if (who === shown) return;
   const first = shown === undefined;
@@ -871,6 +1110,10 @@ function render(user) {
     viewing = refreshView().catch(sayError);
   } else {
     $('#sessions').replaceChildren();
+    $('#passkeys').replaceChildren();
+    $('#passkeys-empty').hidden = true;
+    $('#passkey-name').value = '';
+    $('#passkey-password').value = '';
     $('#admin').hidden = true;
     clearTimeout(searchTimer);
     $('#admin-search').value = '';
@@ -961,6 +1204,7 @@ $('#change-password').addEventListener('submit', (event) => {
 
 auth.onChange(render);
 probeMail();
+probePasskeys();
 // A link from a mail is acted on once the session (if any) is resumed and its
 // view loaded, so that nothing of that first load overwrites what it shows.
 const ready = auth

@@ -27,6 +27,22 @@
 //   const fresh = await auth.regenerateRecoveryCodes(code); // the old set dies
 //   await auth.disableTotp(code);            // off (a code or a recovery code)
 //
+// Passkeys (WebAuthn: the device's screen lock or a security key; signing in
+// with one takes no password; the routes below answer 404 on a server without them):
+//   const passkey = await auth.registerPasskey(password, name); // signed in; the
+//                                            // current password (a wrong one:
+//                                            // invalid_credentials, 403); `name` optional
+//   await auth.loginWithPasskey(email);      // signs in like login, no code step;
+//   await auth.loginWithPasskey();           // no email: the browser offers the
+//                                            // passkeys it holds for this site
+//   const passkeys = await auth.listPasskeys(); // [{ id, name, created_at, last_used_at }]
+//   await auth.renamePasskey(id, name);
+//   await auth.removePasskey(id);
+// WebAuthn wants the page at a domain name (http://localhost:8080 will do),
+// never at an IP address. The binary fields of its JSON travel as base64url
+// text; this module converts them both ways itself (no reliance on
+// `PublicKeyCredential.parse…FromJSON` or `toJSON`, which not every browser has).
+//
 // With mail on (the routes below answer 404 on a server without it):
 //   await auth.requestPasswordReset(email);  // mails a link, if the account exists
 //   await auth.resetPassword(token, next);   // the link's token; signs in like login
@@ -62,7 +78,13 @@
 //
 // Errors: failed calls throw a WristbandError carrying the server's `error`
 // code, `error_description` and HTTP `status` (0 for a network failure), and
-// for a 429 `retryAfter`, the seconds the server asks to wait.
+// for a 429 `retryAfter`, the seconds the server asks to wait. A passkey
+// prompt that fails in the browser throws one with status 0 and the code
+// `passkey_cancelled` (the user closed or refused it, or it timed out: say so
+// calmly), `passkey_exists` (this device holds a passkey of the account
+// already), `passkey_unavailable` (not at this address: an IP address, or a
+// site the server's passkeys are not for), `passkey_unsupported` (a browser
+// without WebAuthn) or `passkey_failed` (anything else).
 
 const CHANNEL = 'wristband';
 const LOCK = 'wristband-refresh';
@@ -99,6 +121,154 @@ async function errorOf(response) {
 function mfaStep(body) {
   const methods = Array.isArray(body.methods) ? [...body.methods] : ['totp', 'recovery_code'];
   return { mfaRequired: true, methods };
+}
+
+// ---- Passkeys: WebAuthn takes and gives ArrayBuffers, the server's JSON
+// has base64url text in their place.
+
+/** The bytes of base64url text (padding optional), as an ArrayBuffer. */
+function bytesOf(text) {
+  const base64 = String(text).replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  return bytes.buffer;
+}
+
+/** An ArrayBuffer (or a view of one) as base64url text, without padding. */
+function base64url(data) {
+  const bytes = ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(data);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** A copy of JSON options without their null members: to WebIDL a member is
+ * there or missing, and null is no value of an enum or a dictionary. */
+function withoutNulls(value) {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, member]) => member !== null)
+      .map(([key, member]) => [key, withoutNulls(member)]),
+  );
+}
+
+/** The options of a ceremony as `navigator.credentials` takes them: the
+ * server's JSON (bare, or as `{ publicKey }`), with bytes where it has text. */
+function publicKeyOf(options) {
+  return withoutNulls(options && options.publicKey ? options.publicKey : options);
+}
+
+const credentialBytes = (list) => (list || []).map((c) => ({ ...c, id: bytesOf(c.id) }));
+
+/** `register/start`'s options for `navigator.credentials.create`. */
+function creationOptions(options) {
+  const publicKey = publicKeyOf(options);
+  return {
+    ...publicKey,
+    challenge: bytesOf(publicKey.challenge),
+    user: { ...publicKey.user, id: bytesOf(publicKey.user.id) },
+    excludeCredentials: credentialBytes(publicKey.excludeCredentials),
+  };
+}
+
+/** `login/start`'s options for `navigator.credentials.get`. */
+function requestOptions(options) {
+  const publicKey = publicKeyOf(options);
+  return {
+    ...publicKey,
+    challenge: bytesOf(publicKey.challenge),
+    allowCredentials: credentialBytes(publicKey.allowCredentials),
+  };
+}
+
+/** A new passkey (`navigator.credentials.create`'s answer) as the server
+ * reads it; `transports` where the browser tells them. */
+function registrationJSON(credential) {
+  const { response } = credential;
+  const answer = {
+    attestationObject: base64url(response.attestationObject),
+    clientDataJSON: base64url(response.clientDataJSON),
+  };
+  if (typeof response.getTransports === 'function') {
+    try {
+      answer.transports = response.getTransports();
+    } catch {
+      // Not told: the server does without.
+    }
+  }
+  return {
+    id: credential.id,
+    rawId: base64url(credential.rawId),
+    type: credential.type,
+    response: answer,
+    extensions: {},
+  };
+}
+
+/** A passkey's signature (`navigator.credentials.get`'s answer) as the
+ * server reads it. */
+function assertionJSON(credential) {
+  const { response } = credential;
+  return {
+    id: credential.id,
+    rawId: base64url(credential.rawId),
+    type: credential.type,
+    response: {
+      authenticatorData: base64url(response.authenticatorData),
+      clientDataJSON: base64url(response.clientDataJSON),
+      signature: base64url(response.signature),
+      userHandle: response.userHandle ? base64url(response.userHandle) : null,
+    },
+    extensions: {},
+  };
+}
+
+const passkeyFailure = (code, description) =>
+  new WristbandError(0, { error: code, error_description: description });
+
+/** `navigator.credentials[method]({ publicKey })`: the browser's prompt. Its
+ * refusals (DOMExceptions) become WristbandErrors with status 0; `cancelled`
+ * is what a closed, refused or timed-out prompt says. */
+async function passkeyPrompt(method, publicKey, cancelled) {
+  const credentials = globalThis.navigator && globalThis.navigator.credentials;
+  if (typeof globalThis.PublicKeyCredential !== 'function' || !credentials) {
+    throw passkeyFailure('passkey_unsupported', 'This browser does not support passkeys.');
+  }
+  let credential;
+  try {
+    credential = await credentials[method]({ publicKey });
+  } catch (error) {
+    const name = error && error.name;
+    let failure;
+    if (name === 'NotAllowedError' || name === 'AbortError') {
+      // Closed, refused, timed out, or no passkey there (the page may not
+      // learn which: the browser keeps that to itself).
+      failure = passkeyFailure('passkey_cancelled', cancelled);
+    } else if (name === 'InvalidStateError') {
+      failure = passkeyFailure(
+        'passkey_exists',
+        'This device already holds a passkey for this account.',
+      );
+    } else if (name === 'SecurityError') {
+      failure = passkeyFailure(
+        'passkey_unavailable',
+        'Passkeys do not work at this address: open the page at its domain name, not an IP address.',
+      );
+    } else {
+      failure = passkeyFailure('passkey_failed', `The passkey prompt failed: ${error}`);
+    }
+    failure.cause = error;
+    throw failure;
+  }
+  if (!credential) throw passkeyFailure('passkey_cancelled', cancelled);
+  return credential;
 }
 
 export class Wristband {
@@ -310,6 +480,83 @@ export class Wristband {
     if (this.#user) this.#updated({ ...this.#user, mfa_enabled: false }, true);
   }
 
+  /** Adds a passkey to the signed-in user's account: the browser asks for
+   * the device's screen lock (or a security key), and the device makes a key
+   * for this site. `currentPassword`: the user's password, asked first (an
+   * access token alone does not add a passkey); a wrong one throws
+   * `invalid_credentials` (403) before any prompt, and nothing is added.
+   * `name`: what the list shows (at most 64 characters); without one, the
+   * server names it after the browser ("Chrome on Linux").
+   * Resolves to the new passkey, `{ id, name, created_at, last_used_at }`.
+   * A prompt closed or refused throws `passkey_cancelled` (status 0), a
+   * device that holds a passkey of this account already `passkey_exists`
+   * (status 0), a key the server does not take `invalid_credential` (400).
+   * Each call starts afresh: after a failure, ask for the password again. */
+  async registerPasskey(currentPassword, name) {
+    const start = await this.#call('POST', '/auth/passkeys/register/start', {
+      current_password: currentPassword,
+    });
+    const credential = await passkeyPrompt(
+      'create',
+      creationOptions(start.options),
+      'Adding the passkey was cancelled.',
+    );
+    const body = { ceremony_id: start.ceremony_id, credential: registrationJSON(credential) };
+    const label = typeof name === 'string' ? name.trim() : '';
+    if (label) body.name = label;
+    return this.#call('POST', '/auth/passkeys/register/finish', body);
+  }
+
+  /** Signs in with a passkey; resolves to the user. With `email`, the
+   * browser asks for one of that account's passkeys; without, it offers the
+   * passkeys it holds for this site, and the one chosen tells whose account
+   * it is. Signs in like `login` (this tab, the other tabs, the listeners),
+   * with no code step, two-step sign-in or not: a passkey unlocked by the
+   * device's screen lock is two factors. The prompt may stay open a while,
+   * so it runs outside the refresh lock; only its answer goes in under it.
+   * A prompt closed, refused or timed out throws `passkey_cancelled`
+   * (status 0), and so does a device without a passkey for `email` (the
+   * browser does not tell the page which). A passkey the server does not
+   * know (removed from its account), a ceremony spent or older than 5
+   * minutes, or a disabled account: `invalid_credentials` (401). */
+  async loginWithPasskey(email) {
+    const address = typeof email === 'string' ? email.trim() : '';
+    const start = await this.#post('/auth/passkeys/login/start', address ? { email: address } : {});
+    const credential = await passkeyPrompt(
+      'get',
+      requestOptions(start.options),
+      'Passkey sign-in was cancelled.',
+    );
+    return this.#exclusive(async () => {
+      const body = await this.#post('/auth/passkeys/login/finish', {
+        ceremony_id: start.ceremony_id,
+        credential: assertionJSON(credential),
+      });
+      this.#set(body, true);
+      return this.#user;
+    });
+  }
+
+  /** The signed-in user's passkeys, oldest first: `[{ id, name, created_at,
+   * last_used_at }]` (`last_used_at` is null until it first signs in). */
+  async listPasskeys() {
+    return this.#call('GET', '/auth/passkeys');
+  }
+
+  /** Renames one of the signed-in user's passkeys (at most 64 characters);
+   * resolves to it. `not_found` (404): not one of theirs (or removed). */
+  async renamePasskey(id, name) {
+    const path = `/auth/passkeys/${encodeURIComponent(id)}`;
+    return this.#call('PATCH', path, { name: String(name).trim() });
+  }
+
+  /** Removes one of the signed-in user's passkeys: it no longer signs in
+   * (the device still holds it; the browser may offer it, and the server
+   * refuses it). `not_found` (404): not one of theirs (or removed already). */
+  async removePasskey(id) {
+    await this.#call('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`);
+  }
+
   /** Mails the signed-in user a new link to verify their address (at most
    * one mail a minute; the call succeeds either way). Throws
    * `already_verified` (409) when there is nothing to verify. */
@@ -485,14 +732,15 @@ export class Wristband {
     return fetch(this.#resolve(path), { credentials: 'include', ...init });
   }
 
-  /** A signed-in JSON call through `fetch`: the answer's JSON (null for a
-   * 204), or throws. */
+  /** A signed-in JSON call through `fetch` (`body`: none when undefined):
+   * the answer's JSON (null for a 204), or throws. */
   async #call(method, path, body) {
-    const response = await this.fetch(path, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const init = { method };
+    if (body !== undefined) {
+      init.headers = { 'content-type': 'application/json' };
+      init.body = JSON.stringify(body);
+    }
+    const response = await this.fetch(path, init);
     if (!response.ok) throw await errorOf(response);
     return response.status === 204 ? null : response.json();
   }

@@ -91,6 +91,7 @@ fn domain_areas_name_neither_actix_nor_the_http_error() {
     let mut offenders = Vec::new();
     for area in [
         "sessions", "users", "tokens", "auth", "db", "devices", "mail", "accounts", "mfa",
+        "passkeys",
     ] {
         let mut files = Vec::new();
         collect(&src.join(area), &mut files);

@@ -129,14 +129,14 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::time::Duration;
 
     use super::*;
     use crate::tokens::KeyAlgorithm;
 
     /// The configuration of an in-memory database and the settings `f` makes.
-    pub(super) fn config(f: impl FnOnce(&mut Settings)) -> Result<Config, ConfigError> {
+    pub(crate) fn config(f: impl FnOnce(&mut Settings)) -> Result<Config, ConfigError> {
         let mut settings = Settings {
             database_url: Some("sqlite::memory:".into()),
             ..Default::default()

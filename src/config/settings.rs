@@ -87,6 +87,8 @@ settings! {
     public_url: "WRISTBAND_PUBLIC_URL",
     /// Comma list of further origins allowed for CORS and cookie endpoints
     allowed_origins: "WRISTBAND_ALLOWED_ORIGINS",
+    /// Passkeys' relying-party id: the public URL's host or a registrable suffix of it
+    rp_id: "WRISTBAND_RP_ID",
     /// `open` or `closed`
     registration: "WRISTBAND_REGISTRATION",
     /// Consecutive login failures before a client class of an account (a known device, or every untrusted client) is locked

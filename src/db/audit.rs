@@ -60,6 +60,12 @@ pub enum AuditKind {
     MfaFailed,
     /// An admin removed the user's second factor: every session ended.
     MfaReset,
+    /// The user registered a passkey.
+    PasskeyAdded,
+    /// The user renamed a passkey.
+    PasskeyRenamed,
+    /// The user removed a passkey.
+    PasskeyRemoved,
 }
 
 impl AuditKind {
@@ -107,6 +113,9 @@ impl AuditKind {
             Self::MfaRecoveryCodeUsed => "mfa_recovery_code_used",
             Self::MfaFailed => "mfa_failed",
             Self::MfaReset => "mfa_reset",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRenamed => "passkey_renamed",
+            Self::PasskeyRemoved => "passkey_removed",
         }
     }
 }
@@ -131,6 +140,8 @@ pub struct AuditRow {
     pub ip: Option<String>,
     /// Client user agent.
     pub user_agent: Option<String>,
+    /// What the event needs beside its name (a login's `amr`).
+    pub detail: Option<String>,
 }
 
 /// An event to record.
@@ -151,6 +162,8 @@ pub struct NewAuditEvent<'a> {
     pub ip: Option<&'a str>,
     /// Client user agent.
     pub user_agent: Option<&'a str>,
+    /// What the event needs beside its name (a login's `amr`).
+    pub detail: Option<&'a str>,
 }
 
 impl<'a> NewAuditEvent<'a> {
@@ -169,6 +182,15 @@ impl<'a> NewAuditEvent<'a> {
             session_id: None,
             ip,
             user_agent,
+            detail: None,
+        }
+    }
+
+    /// With `detail` (a login's `amr`).
+    pub fn detail(self, detail: &'a str) -> Self {
+        Self {
+            detail: Some(detail),
+            ..self
         }
     }
 

@@ -23,6 +23,7 @@ pub mod login_failures;
 pub mod mfa;
 pub mod one_time_tokens;
 pub mod outbox;
+pub mod passkeys;
 mod pool;
 pub mod role;
 pub mod schema;
@@ -138,6 +139,8 @@ pub fn check_schema(conn: &mut DbConnection) -> diesel::QueryResult<()> {
         "totp_factors",
         "recovery_codes",
         "mfa_challenges",
+        "passkeys",
+        "webauthn_ceremonies",
     ] {
         conn.batch_execute(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))?;
     }

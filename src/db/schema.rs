@@ -49,6 +49,7 @@ diesel::table! {
         session_id -> Nullable<Text>,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }
 
@@ -83,7 +84,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     totp_factors,
     recovery_codes,
-    mfa_challenges
+    mfa_challenges,
+    passkeys,
+    webauthn_ceremonies
 );
 
 diesel::table! {
@@ -158,6 +161,29 @@ diesel::table! {
         token_hash -> Text,
         user_id -> Text,
         token_version -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        credential_id -> Text,
+        name -> Text,
+        credential -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id_hash) {
+        id_hash -> Text,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        state -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
     }

@@ -155,10 +155,11 @@ impl SessionRow {
             .map(Some)
     }
 
-    /// Records how the session's login is now authenticated (a second
-    /// factor confirmed in it).
-    pub fn set_amr(conn: &mut DbConnection, id: &SessionId, amr: &str) -> QueryResult<usize> {
-        diesel::update(sessions::table.find(id))
+    /// Records that a session whose login was a password alone is now
+    /// authenticated as `amr` (a second factor confirmed in it); a session
+    /// of a stronger login keeps its own.
+    pub fn upgrade_amr(conn: &mut DbConnection, id: &SessionId, amr: &str) -> QueryResult<usize> {
+        diesel::update(sessions::table.find(id).filter(sessions::amr.eq("pwd")))
             .set(sessions::amr.eq(amr))
             .execute(conn)
     }

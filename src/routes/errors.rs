@@ -68,11 +68,16 @@ impl From<SessionError> for ApiError {
             SessionError::InvalidMfaToken => Self::InvalidMfaToken,
             SessionError::MfaAlreadyEnabled => Self::MfaAlreadyEnabled,
             SessionError::MfaNotEnabled => Self::MfaNotEnabled,
+            SessionError::InvalidCredential => Self::InvalidCredential,
+            SessionError::InvalidPasskeyName => {
+                Self::InvalidRequest("a passkey's name is 1 to 64 characters on one line")
+            }
             SessionError::Credential(e) => e.into(),
             SessionError::Token(e) => e.into(),
-            SessionError::Contended | SessionError::FactorUnreadable | SessionError::Store(_) => {
-                outage(&error)
-            }
+            SessionError::Contended
+            | SessionError::FactorUnreadable
+            | SessionError::PasskeyUnavailable
+            | SessionError::Store(_) => outage(&error),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod me;
 pub mod metrics;
 pub mod mfa;
 pub mod openapi;
+pub mod passkeys;
 pub mod responses;
 pub mod sessions;
 pub mod test_mode;
@@ -88,6 +89,27 @@ pub fn table() -> Vec<Entry> {
         }),
         on(M::DELETE, "/admin/users/{id}/mfa", |r| {
             admin_only(r.to(mfa::admin_reset_mfa))
+        }),
+        on(M::POST, "/auth/passkeys/register/start", |r| {
+            signed_in(limited(r.to(passkeys::register_start)))
+        }),
+        on(M::POST, "/auth/passkeys/register/finish", |r| {
+            signed_in(limited(r.to(passkeys::register_finish)))
+        }),
+        on(M::GET, "/auth/passkeys", |r| {
+            signed_in(r.to(passkeys::list))
+        }),
+        on(M::PATCH, "/auth/passkeys/{id}", |r| {
+            signed_in(r.to(passkeys::rename))
+        }),
+        on(M::DELETE, "/auth/passkeys/{id}", |r| {
+            signed_in(r.to(passkeys::remove))
+        }),
+        on(M::POST, "/auth/passkeys/login/start", |r| {
+            limited(r.to(passkeys::login_start))
+        }),
+        on(M::POST, "/auth/passkeys/login/finish", |r| {
+            limited(r.to(passkeys::login_finish))
         }),
         on(M::POST, "/auth/password-reset", |r| {
             limited(r.to(mail::password_reset))
@@ -177,7 +199,8 @@ const MAIL_PATHS: [&str; 7] = [
 ];
 
 /// Whether a server with `features` serves `path`: test mode's routes only
-/// in test mode, the mail routes only with mail on. A path not served is
+/// in test mode, the mail routes only with mail on, the passkey routes only
+/// with a relying party. A path not served is
 /// not registered at all: every request to it is the plain 404 of an
 /// unknown path, and the API document leaves it out.
 pub fn serves(features: Features, path: &str) -> bool {
@@ -185,6 +208,8 @@ pub fn serves(features: Features, path: &str) -> bool {
         features.test_mode
     } else if MAIL_PATHS.contains(&path) {
         features.mail
+    } else if path.starts_with("/auth/passkeys") {
+        features.passkeys
     } else {
         true
     }

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    Features, admin, auth, demo, health, introspect, jwks, mail, me, metrics, mfa, sessions,
-    test_mode,
+    Features, admin, auth, demo, health, introspect, jwks, mail, me, metrics, mfa, passkeys,
+    sessions, test_mode,
 };
 use crate::api::ErrorResponse;
 use crate::state::AppState;
@@ -38,6 +38,13 @@ use crate::state::AppState;
         mfa::confirm_totp,
         mfa::regenerate_recovery_codes,
         mfa::admin_reset_mfa,
+        passkeys::register_start,
+        passkeys::register_finish,
+        passkeys::list,
+        passkeys::rename,
+        passkeys::remove,
+        passkeys::login_start,
+        passkeys::login_finish,
         mail::password_reset,
         mail::password_reset_confirm,
         mail::verify_email_send,
@@ -79,6 +86,7 @@ use crate::state::AppState;
         (name = "auth", description = "Register, log in, refresh, log out, change the password"),
         (name = "sessions", description = "The caller's own sessions"),
         (name = "mfa", description = "A second factor: TOTP codes and recovery codes, and the login's second step"),
+        (name = "passkeys", description = "Passkeys (WebAuthn): register, list, rename, remove, and sign in with one (served when a relying party can be named: `WRISTBAND_RP_ID`, a public URL with a domain, or a loopback bind; 404 otherwise)"),
         (name = "mail", description = "Password reset, email verification and email change through mailed links (served when mail is on: `WRISTBAND_SMTP_URL` or test mode; 404 otherwise)"),
         (name = "admin", description = "Users, sessions and the audit log (admins only)"),
         (name = "operations", description = "Health, readiness, the API document"),
@@ -120,6 +128,7 @@ pub fn document(cookie_name: &str, features: Features) -> utoipa::openapi::OpenA
         tags.retain(|tag| match tag.name.as_str() {
             "testing" => features.test_mode,
             "mail" => features.mail,
+            "passkeys" => features.passkeys,
             _ => true,
         });
     }

@@ -16,13 +16,12 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::SessionError;
 use super::lockout::{BUSY_WAIT, Begun, Candidate, Place};
-use super::mfa::{SignIn, Spend};
+use super::mfa::SignIn;
 use super::{Issued, Sessions};
 use crate::api::Credentials;
 use crate::auth::{ClientInfo, email};
 use crate::db::audit::{AuditKind, AuditRow};
 use crate::db::login_failures::{self, ClientClass};
-use crate::db::mfa as mfa_store;
 use crate::db::sessions::NewSession;
 use crate::db::token_versions::TokenVersion;
 use crate::db::users::UserRow;
@@ -177,7 +176,8 @@ impl Sessions {
                 };
                 let finish = Finish {
                     amr: Amr::Password,
-                    spend: None,
+                    then: None,
+                    stale: SessionError::InvalidCredentials,
                 };
                 let issued = self
                     .open_session(candidate, opening, devices, client, finish)
@@ -230,8 +230,9 @@ impl Sessions {
     /// a new device (unless this is the account's first sign-in), and checks
     /// that the token version is still the one verified: a password change
     /// (which bumps it) or logout-all that committed meanwhile wins, and this
-    /// login fails. A second step (`finish.spend`) spends its challenge and
-    /// its proof in the same transaction. The device cookie then names this
+    /// login fails (with `finish.stale`). `finish.then` runs first in the
+    /// same transaction: a second step spends its challenge and proof there,
+    /// a passkey records its use. The device cookie then names this
     /// account (first) and the others the browser's cookie named.
     pub(super) async fn open_session(
         &self,
@@ -254,6 +255,7 @@ impl Sessions {
         } = opening;
         let attempt = place.as_ref().and_then(|p| p.id()).map(str::to_owned);
         let now = client.now;
+        let Finish { amr, then, stale } = finish;
         // Only to an address its owner proved: whoever registered someone
         // else's address cannot mail them a notice at every login.
         let mailer = self.mailer.clone().filter(|_| user.email_verified);
@@ -262,11 +264,8 @@ impl Sessions {
             .db
             .write(move |conn| {
                 conn.transaction(|conn| {
-                    if let Some((challenge, spend)) = &finish.spend {
-                        if !mfa_store::spend_challenge(conn, challenge, now)? {
-                            return Err(SessionError::InvalidMfaToken);
-                        }
-                        spend.spend(conn, &user_id, &client)?;
+                    if let Some(then) = then {
+                        then(conn, &user_id, &client)?;
                     }
                     // The account's very first sign-in is from a new device
                     // by definition: nothing to point out.
@@ -275,15 +274,12 @@ impl Sessions {
                         version,
                         now,
                         max_age,
-                        amr: finish.amr,
+                        amr,
                     };
                     let expires_at = insert_session(conn, &sid, &user_id, new, &client)?;
                     if !still_current(conn, &user_id, version)? {
-                        // What the login's first step checked no longer holds.
-                        return Err(match finish.spend {
-                            Some(_) => SessionError::InvalidMfaToken,
-                            None => SessionError::InvalidCredentials,
-                        });
+                        // What the login checked no longer holds.
+                        return Err(stale);
                     }
                     if let Some(id) = &attempt {
                         login_failures::succeed(conn, &email, &class, id)?;
@@ -317,7 +313,7 @@ impl Sessions {
         }
         let ends_at = expires_at.min(now + self.policy.idle_ttl);
         let device = self.device_cookie(devices, &user.id, version);
-        let mut issued = self.issue(user, &session_id, 1, version, ends_at, finish.amr)?;
+        let mut issued = self.issue(user, &session_id, 1, version, ends_at, amr)?;
         issued.device = Some(device);
         Ok(issued)
     }
@@ -361,11 +357,19 @@ pub(super) struct Opening {
     pub place: Option<Place>,
 }
 
-/// How a verified login ends: the methods it proved, and for a second step
-/// its challenge's hash and the proof to spend with it.
+/// Work a verified login does in the transaction that opens its session,
+/// before it: on the connection, for the user, from the client.
+pub(super) type FinishWork =
+    Box<dyn FnOnce(&mut DbConnection, &db::UserId, &ClientInfo) -> Result<(), SessionError> + Send>;
+
+/// How a verified login ends: the methods it proved, the work of its
+/// transaction (spending a second step's challenge and proof, recording a
+/// passkey's use), and what it answers if the account changed since it was
+/// checked.
 pub(super) struct Finish {
     pub amr: Amr,
-    pub spend: Option<(String, Spend)>,
+    pub then: Option<FinishWork>,
+    pub stale: SessionError,
 }
 
 /// A new session's numbers: the user's token version, when, how long at
@@ -410,6 +414,7 @@ pub(super) fn insert_session(
         .event(AuditKind::LoginSucceeded)
         .user(user_id)
         .session(sid)
+        .detail(amr.as_stored())
         .insert(conn)?;
     Ok(expires_at)
 }

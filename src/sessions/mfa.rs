@@ -244,7 +244,7 @@ impl Sessions {
             .await?;
         let (codes, hashes) = self.mfa.recovery_codes();
         let (policy, who) = (self.policy, caller.clone());
-        let (user, version, generation, ends_at, proven) = self
+        let (user, version, generation, ends_at, amr, proven) = self
             .revoking(move |conn, revocations| {
                 conn.transaction(|conn| {
                     let (id, now) = (&who.user.id, revocations.now());
@@ -257,25 +257,18 @@ impl Sessions {
                     let (version, generation) =
                         rekey_caller(conn, revocations, &who, AuditKind::MfaEnabled)?;
                     event.insert(conn)?;
-                    SessionRow::set_amr(conn, &who.session_id, Amr::PasswordOtp.as_stored())?;
+                    SessionRow::upgrade_amr(conn, &who.session_id, Amr::PasswordOtp.as_stored())?;
                     let session = SessionRow::find(conn, &who.session_id)?
                         .ok_or(SessionError::InvalidToken)?;
                     let user = UserRow::find(conn, id)?.ok_or(SessionError::InvalidToken)?;
-                    let ends_at = policy.ends_at(&session);
-                    Ok::<_, SessionError>((user, version, generation, ends_at, proven))
+                    let (ends_at, amr) = (policy.ends_at(&session), Amr::from_stored(&session.amr));
+                    Ok::<_, SessionError>((user, version, generation, ends_at, amr, proven))
                 })
             })
             .await?;
         proven.settled();
         let device = self.device_cookie(&devices, &user.id, version);
-        let mut issued = self.issue(
-            user,
-            &caller.session_id,
-            generation,
-            version,
-            ends_at,
-            Amr::PasswordOtp,
-        )?;
+        let mut issued = self.issue(user, &caller.session_id, generation, version, ends_at, amr)?;
         issued.device = Some(device);
         Ok((issued, codes))
     }
@@ -352,7 +345,13 @@ impl Sessions {
         let amr = spend.amr();
         let finish = super::login::Finish {
             amr,
-            spend: Some((hash, spend)),
+            then: Some(Box::new(move |conn, user_id, client| {
+                if !store::spend_challenge(conn, &hash, client.now)? {
+                    return Err(SessionError::InvalidMfaToken);
+                }
+                spend.spend(conn, user_id, client)
+            })),
+            stale: SessionError::InvalidMfaToken,
         };
         self.open_session(candidate, opening, &devices, client, finish)
             .await

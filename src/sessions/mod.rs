@@ -32,6 +32,7 @@ mod live;
 mod lockout;
 mod login;
 mod mfa;
+mod passkeys;
 mod password;
 pub mod purge;
 mod queue;
@@ -47,6 +48,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use live::{LiveSession, LiveUser, LivenessCache};
 pub use mfa::{CHALLENGE_TTL, MfaChallenge, SignIn};
+pub use passkeys::{CEREMONY_TTL, CeremonyStart, NAME_MAX};
 pub use revoke::Revocations;
 
 pub use crate::config::{Lockout, SessionPolicy};
@@ -64,6 +66,7 @@ use crate::devices::{DeviceKey, DeviceToken};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::mfa::Mfa;
+use crate::passkeys::RelyingParty;
 use crate::tokens::{AccessTokens, Amr, RefreshKey, RefreshToken, TokenError};
 
 /// Why a session flow did not go through. The HTTP edge
@@ -114,6 +117,18 @@ pub enum SessionError {
     /// The user has no confirmed second factor.
     #[error("second factor not enabled")]
     MfaNotEnabled,
+    /// A passkey registration that did not verify (or whose ceremony is
+    /// unknown, expired, spent or another user's, or whose credential is
+    /// registered already).
+    #[error("invalid passkey credential")]
+    InvalidCredential,
+    /// A passkey name that is too long or not on one line.
+    #[error("invalid passkey name")]
+    InvalidPasskeyName,
+    /// A passkey ceremony could not start, or stored passkey state does not
+    /// read back: the server's fault.
+    #[error("passkeys are unavailable")]
+    PasskeyUnavailable,
     /// A stored TOTP secret does not open under this server's refresh
     /// secret (it was changed): an outage of that user's factor.
     #[error("a stored TOTP secret does not open under the configured refresh secret")]
@@ -147,6 +162,7 @@ impl SessionError {
             Self::Store(_)
                 | Self::Contended
                 | Self::FactorUnreadable
+                | Self::PasskeyUnavailable
                 | Self::Token(TokenError::Signing(_))
                 | Self::Credential(
                     CredentialError::Busy(_)
@@ -252,6 +268,8 @@ pub struct Sessions {
     require_verified_email: bool,
     /// The second factor's keys and issuer.
     mfa: Mfa,
+    /// Passkeys' relying party, when passkeys are on.
+    relying_party: Option<Arc<RelyingParty>>,
 }
 
 /// The parts the session rules share with the rest of the server (which
@@ -270,6 +288,8 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// Mail, when on.
     pub mailer: Option<Mailer>,
+    /// Passkeys' relying party, when passkeys are on.
+    pub relying_party: Option<Arc<RelyingParty>>,
 }
 
 impl Sessions {
@@ -300,6 +320,7 @@ impl Sessions {
             mailer: parts.mailer.clone(),
             require_verified_email: config.mail.require_verified_email,
             mfa: Mfa::new(secret, &config.mail.app_name),
+            relying_party: parts.relying_party.clone(),
         }
     }
 

@@ -3,7 +3,8 @@
 //! token is still recognised rather than unknown), and of login-failure
 //! counts of emails nobody tried for as long (so guessing random emails
 //! cannot grow the table); of mails sent (or failed for good) as long ago,
-//! and of expired one-time tokens and login challenges (the second factor's).
+//! and of expired one-time tokens, login challenges (the second factor's)
+//! and passkey ceremonies.
 //! It runs every `WRISTBAND_PURGE_INTERVAL`.
 //!
 //! Every instance runs it, and that is safe: each run is one `DELETE … WHERE`
@@ -18,7 +19,7 @@ use super::SessionError;
 use crate::clock::Clock;
 use crate::db::Database;
 use crate::db::sessions::SessionRow;
-use crate::db::{login_failures, mfa, one_time_tokens, outbox};
+use crate::db::{login_failures, mfa, one_time_tokens, outbox, passkeys};
 
 /// Deletes the sessions that were revoked or ended more than `retention`
 /// ago, and the login-failure counts of emails nobody tried for as long;
@@ -41,7 +42,8 @@ pub async fn purge_once(
                 let counts = login_failures::purge(conn, cutoff, BATCH)?;
                 let mails = outbox::purge(conn, cutoff, BATCH)?;
                 let links = one_time_tokens::purge(conn, now, BATCH)?;
-                let challenges = mfa::purge_challenges(conn, now, BATCH)?;
+                let challenges = mfa::purge_challenges(conn, now, BATCH)?
+                    + passkeys::purge_ceremonies(conn, now, BATCH)?;
                 let most = counts.max(mails).max(links).max(challenges);
                 let others = counts + mails + links + challenges;
                 Ok::<_, SessionError>((sessions, most, others))

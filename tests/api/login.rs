@@ -134,19 +134,19 @@ async fn unknown_emails_pay_for_a_bcrypt_check_too(app: TestApp) {
     anon.post("/auth/register")
         .json(&Credentials::new("hank@example.com", PASSWORD))
         .await;
+    // Interleaved, and the fastest of each: noise from a busy machine only
+    // adds time, so the minimum is the closest to each path's own cost.
     let time = async |email: &str| {
-        let mut samples = Vec::new();
-        for _ in 0..3 {
-            let started = Instant::now();
-            let response = anon.try_login(email, "wrong password").await;
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-            samples.push(started.elapsed());
-        }
-        samples.sort();
-        samples[1]
+        let started = Instant::now();
+        let response = anon.try_login(email, "wrong password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        started.elapsed()
     };
-    let wrong_password = time("hank@example.com").await;
-    let unknown_email = time("nobody@example.com").await;
+    let (mut wrong_password, mut unknown_email) = (Duration::MAX, Duration::MAX);
+    for _ in 0..5 {
+        wrong_password = wrong_password.min(time("hank@example.com").await);
+        unknown_email = unknown_email.min(time("nobody@example.com").await);
+    }
     assert!(
         wrong_password > Duration::from_millis(5),
         "cost 10 bcrypt takes time: {wrong_password:?}"

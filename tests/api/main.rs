@@ -27,6 +27,7 @@ mod mfa;
 mod openapi;
 mod operations;
 mod outage;
+mod passkeys;
 mod password;
 mod refresh;
 mod register;

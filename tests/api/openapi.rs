@@ -25,6 +25,7 @@ fn served(test_mode: bool) -> BTreeSet<(String, String)> {
             let features = wristband::routes::Features {
                 test_mode,
                 mail: test_mode,
+                passkeys: true,
             };
             wristband::routes::serves(features, entry.path)
         })

@@ -10,6 +10,14 @@
 // on untouched, Host included (so the server sees the page's own origin);
 // links in mails point at the proxy.
 //
+// Passkeys: WebAuthn refuses IP addresses, so a page that uses them opens the
+// server at `http://localhost:PORT`: `startServer(env, { localhost: true })`
+// adds `localUrl`, the same server (or proxy) by that name. The server's
+// passkeys take http://localhost:PORT of the port it is bound to; behind the
+// proxy, the proxy's origin is added to WRISTBAND_ALLOWED_ORIGINS (which
+// passkeys accept too), and links in mails point at it by name as well.
+// `url` stays the IP address, for the tests' own calls.
+//
 // Two-step sign-in: `totp` computes an authenticator app's code from the key
 // the page shows; `serverNow` and `advanceClock` read and move test mode's
 // clock, which is the time the server checks codes against.
@@ -32,10 +40,21 @@ export const PASSWORD = 'correct horse battery';
 export const ADMIN = 'admin@example.com';
 export const ACCESS_TTL_MS = 3000;
 
-/** Starts the release binary; resolves to `{ url, stop }` once it listens. */
-export async function startServer(extraEnv = {}) {
-  if (process.env.WRISTBAND_E2E_STATIC_FROM_DISK === '1') return staticFromDisk(extraEnv);
-  return startBinary(extraEnv);
+/** Starts the release binary; resolves to `{ url, stop }` once it listens.
+ * `localhost`: also `localUrl`, where a page can use passkeys (see the top). */
+export async function startServer(extraEnv = {}, { localhost = false } = {}) {
+  if (process.env.WRISTBAND_E2E_STATIC_FROM_DISK === '1') {
+    return staticFromDisk(extraEnv, { localhost });
+  }
+  const server = await startBinary(extraEnv);
+  return localhost ? { ...server, localUrl: byName(server.url) } : server;
+}
+
+/** `http://127.0.0.1:PORT` as `http://localhost:PORT`. */
+function byName(url) {
+  const named = new URL(url);
+  named.hostname = 'localhost';
+  return named.origin;
 }
 
 async function startBinary(extraEnv) {
@@ -83,11 +102,17 @@ const STATIC = {
 };
 
 /** The binary behind a proxy that serves static/ from disk (see the top). */
-async function staticFromDisk(extraEnv) {
+async function staticFromDisk(extraEnv, { localhost = false } = {}) {
   const proxy = createServer();
   await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${proxy.address().port}`;
-  const binary = await startBinary({ WRISTBAND_APP_URL: `${url}/`, ...extraEnv });
+  const localUrl = byName(url);
+  const env = { WRISTBAND_APP_URL: `${localhost ? localUrl : url}/`, ...extraEnv };
+  if (localhost) {
+    const others = extraEnv.WRISTBAND_ALLOWED_ORIGINS;
+    env.WRISTBAND_ALLOWED_ORIGINS = others ? `${localUrl},${others}` : localUrl;
+  }
+  const binary = await startBinary(env);
   const target = new URL(binary.url);
   proxy.on('request', (req, res) => {
     const upstream = httpRequest(
@@ -119,6 +144,7 @@ async function staticFromDisk(extraEnv) {
   });
   return {
     url,
+    ...(localhost ? { localUrl } : {}),
     stop() {
       proxy.close();
       proxy.closeAllConnections();
