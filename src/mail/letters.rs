@@ -44,6 +44,14 @@ pub enum Letter {
         /// When (UTC).
         at: NaiveDateTime,
     },
+    /// A way of signing in was added or removed (ASVS 2.2.3: authentication
+    /// details changed).
+    SignInMethodChanged {
+        /// What changed.
+        change: MethodChange,
+        /// When (UTC).
+        at: NaiveDateTime,
+    },
     /// A sign-in from a device that is not a known device of the account.
     NewSignIn {
         /// "Firefox 133 on Linux".
@@ -53,6 +61,21 @@ pub enum Letter {
         /// When (UTC).
         at: NaiveDateTime,
     },
+}
+
+/// A change to how an account signs in, for [`Letter::SignInMethodChanged`].
+#[derive(Debug, Clone)]
+pub enum MethodChange {
+    /// Two-factor authentication (TOTP) was turned on.
+    TotpOn,
+    /// It was turned off by the user.
+    TotpOff,
+    /// An administrator removed it.
+    TotpRemovedByAdmin,
+    /// A passkey with this name was added.
+    PasskeyAdded(String),
+    /// The passkey with this name was removed.
+    PasskeyRemoved(String),
 }
 
 /// A letter written out.
@@ -194,6 +217,38 @@ impl Letter {
                      administrator.",
                 )
                 .done(app_name, format!("Your {app_name} password was changed")),
+            Self::SignInMethodChanged { change, at } => {
+                let at = at.format("%Y-%m-%d %H:%M UTC");
+                let (what, subject) = match change {
+                    MethodChange::TotpOn => (
+                        format!("Two-factor authentication was turned on for your {app_name} account at {at}: signing in now asks for a code from an authenticator app."),
+                        format!("Two-factor authentication is on for your {app_name} account"),
+                    ),
+                    MethodChange::TotpOff => (
+                        format!("Two-factor authentication was turned off for your {app_name} account at {at}: signing in no longer asks for a code."),
+                        format!("Two-factor authentication is off for your {app_name} account"),
+                    ),
+                    MethodChange::TotpRemovedByAdmin => (
+                        format!("An administrator removed the two-factor authentication of your {app_name} account at {at}, and signed out every session. You can turn it on again once signed in."),
+                        format!("Two-factor authentication was removed from your {app_name} account"),
+                    ),
+                    MethodChange::PasskeyAdded(name) => (
+                        format!("A passkey named \"{name}\" was added to your {app_name} account at {at}: it signs in without a password."),
+                        format!("A passkey was added to your {app_name} account"),
+                    ),
+                    MethodChange::PasskeyRemoved(name) => (
+                        format!("The passkey named \"{name}\" was removed from your {app_name} account at {at}."),
+                        format!("A passkey was removed from your {app_name} account"),
+                    ),
+                };
+                Body::new()
+                    .say(&what)
+                    .say(
+                        "If this was not you, change your password now (which signs out every \
+                         other session), review your passkeys and tell your administrator.",
+                    )
+                    .done(app_name, subject)
+            }
             Self::NewSignIn { device, ip, at } => {
                 let from = ip.as_deref().map_or(String::new(), |ip| format!(" from {ip}"));
                 let at = at.format("%Y-%m-%d %H:%M UTC");

@@ -23,7 +23,7 @@ use diesel::QueryResult;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use letters::Letter;
+pub use letters::{Letter, MethodChange};
 
 use crate::at_rest::AtRestKey;
 use crate::config::Config;

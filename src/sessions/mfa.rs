@@ -23,7 +23,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::SessionError;
 use super::lockout::{BUSY_WAIT, Begun, Place};
-use super::{AuthUser, Issued, Revocations, Sessions};
+use super::{AuthUser, Issued, Revocations, Sessions, notify};
 use crate::auth::ClientInfo;
 use crate::db::audit::AuditKind;
 use crate::db::login_failures::{self, ClientClass};
@@ -32,7 +32,7 @@ use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
 use crate::db::{DbConnection, UserId};
 use crate::devices::Device;
-use crate::mail::{OneTimeToken, token_hash};
+use crate::mail::{Letter, MethodChange, OneTimeToken, token_hash};
 use crate::metrics;
 use crate::mfa::{Enrolment, Proof};
 use crate::tokens::Amr;
@@ -243,13 +243,18 @@ impl Sessions {
             .prove(&caller, &proof, Stage::Pending, &devices, &client)
             .await?;
         let (codes, hashes) = self.mfa.recovery_codes();
-        let (policy, who) = (self.policy, caller.clone());
+        let (policy, who, mailer) = (self.policy, caller.clone(), self.mailer.clone());
         let (user, version, generation, ends_at, amr, proven) = self
             .revoking(move |conn, revocations| {
                 conn.transaction(|conn| {
                     let (id, now) = (&who.user.id, revocations.now());
                     proven.settle(conn, &client)?;
                     store::replace_recovery_codes(conn, id, &hashes, now)?;
+                    let on = Letter::SignInMethodChanged {
+                        change: MethodChange::TotpOn,
+                        at: now,
+                    };
+                    notify(mailer.as_ref(), conn, id, &on, now)?;
                     let event = client
                         .event(AuditKind::MfaEnabled)
                         .user(id)
@@ -267,6 +272,7 @@ impl Sessions {
             })
             .await?;
         proven.settled();
+        self.wake_mail();
         let device = self.device_cookie(&devices, &user.id, version);
         let mut issued = self.issue(user, &caller.session_id, generation, version, ends_at, amr)?;
         issued.device = Some(device);
@@ -391,18 +397,25 @@ impl Sessions {
         device: Option<String>,
         client: ClientInfo,
     ) -> Result<(), SessionError> {
+        let mailer = self.mailer.clone();
         let work: ProofWork = Box::new(
-            |conn: &mut DbConnection,
-             revocations: &mut Revocations,
-             id: &UserId,
-             client: &ClientInfo| {
+            move |conn: &mut DbConnection,
+                  revocations: &mut Revocations,
+                  id: &UserId,
+                  client: &ClientInfo| {
                 store::remove(conn, id)?;
                 revocations.changed_user(id);
                 client.event(AuditKind::MfaDisabled).user(id).insert(conn)?;
-                Ok(())
+                let off = Letter::SignInMethodChanged {
+                    change: MethodChange::TotpOff,
+                    at: client.now,
+                };
+                notify(mailer.as_ref(), conn, id, &off, client.now)
             },
         );
-        self.with_proof(caller, proof, device, client, work).await
+        self.with_proof(caller, proof, device, client, work).await?;
+        self.wake_mail();
+        Ok(())
     }
 
     /// An admin (`actor`) removes `user_id`'s second factor: every session
@@ -413,19 +426,28 @@ impl Sessions {
         user_id: UserId,
         client: ClientInfo,
     ) -> Result<(), SessionError> {
+        let mailer = self.mailer.clone();
         self.revoking(move |conn, revocations| {
             conn.transaction(|conn| {
                 UserRow::find(conn, &user_id)?.ok_or(SessionError::NotFound)?;
-                store::remove(conn, &user_id)?;
+                let removed = store::remove(conn, &user_id)?;
                 let event = client
                     .event(AuditKind::MfaReset)
                     .user(&user_id)
                     .actor(&actor);
                 revocations.all_for_user_audited(conn, &user_id, None, event)?;
+                if removed {
+                    let now = client.now;
+                    let change = MethodChange::TotpRemovedByAdmin;
+                    let letter = Letter::SignInMethodChanged { change, at: now };
+                    notify(mailer.as_ref(), conn, &user_id, &letter, now)?;
+                }
                 Ok::<_, SessionError>(())
             })
         })
-        .await
+        .await?;
+        self.wake_mail();
+        Ok(())
     }
 
     /// Runs `then` in one transaction with spending the caller's proof, under

@@ -173,6 +173,26 @@ impl SessionError {
     }
 }
 
+/// Mails `letter` to `user_id`'s address in the caller's transaction — when
+/// mail is on and the address is verified: a notice must not go to an
+/// address nobody proved. The caller wakes the delivery worker after the
+/// commit ([`Sessions::wake_mail`]).
+pub(crate) fn notify(
+    mailer: Option<&Mailer>,
+    conn: &mut crate::db::DbConnection,
+    user_id: &UserId,
+    letter: &crate::mail::Letter,
+    now: NaiveDateTime,
+) -> Result<(), SessionError> {
+    let Some(mailer) = mailer else {
+        return Ok(());
+    };
+    match UserRow::find(conn, user_id)? {
+        Some(user) if user.email_verified => Ok(mailer.post(conn, &user.email, letter, now)?),
+        _ => Ok(()),
+    }
+}
+
 /// How long a liveness answer is trusted: the bound on how late another
 /// instance sees a revocation.
 pub const LIVENESS_TTL: Duration = Duration::from_secs(1);
@@ -349,6 +369,13 @@ impl Sessions {
             cookie_max_age: (ends_at - self.clock.now()).num_seconds().max(0),
             device: None,
         })
+    }
+
+    /// Wakes the mail delivery worker (after a commit that posted a mail).
+    fn wake_mail(&self) {
+        if let Some(mailer) = &self.mailer {
+            mailer.wake();
+        }
     }
 
     /// The live sessions of `user_id`, `current` marking the caller's own.

@@ -11,21 +11,21 @@
 //! user with TOTP is not asked for a code. Disabled users are refused, and
 //! every failure answers the same `invalid_credentials`.
 
-use chrono::TimeDelta;
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::Connection;
 use secrecy::{ExposeSecret, SecretString};
 use webauthn_rs::prelude::{Passkey, PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::lockout::{Candidate, classify};
 use super::login::{Finish, Opening};
-use super::{AuthUser, Issued, SessionError, Sessions};
+use super::{AuthUser, Issued, SessionError, Sessions, notify};
 use crate::auth::{ClientInfo, email};
 use crate::db::audit::AuditKind;
 use crate::db::passkeys::{self as store, Ceremony, CeremonyRow, NewPasskey, PasskeyRow};
 use crate::db::users::UserRow;
 use crate::db::{DbConnection, UserId};
 use crate::devices::device_name;
-use crate::mail::{OneTimeToken, token_hash};
+use crate::mail::{Letter, MethodChange, OneTimeToken, token_hash};
 use crate::metrics;
 use crate::passkeys::{PasskeyError, RelyingParty, Started, credential_id};
 use crate::tokens::Amr;
@@ -151,8 +151,9 @@ impl Sessions {
         let stored =
             serde_json::to_string(&passkey).map_err(|_| SessionError::InvalidCredential)?;
         let (id, cred_id) = (uuid::Uuid::new_v4().to_string(), credential_id(&passkey));
-        let user_id = caller.user.id.clone();
-        self.db
+        let (user_id, mailer) = (caller.user.id.clone(), self.mailer.clone());
+        let added = self
+            .db
             .write(move |conn| {
                 conn.transaction(|conn| {
                     let new = NewPasskey {
@@ -171,10 +172,18 @@ impl Sessions {
                         .event(AuditKind::PasskeyAdded)
                         .user(&user_id)
                         .insert(conn)?;
+                    let change = MethodChange::PasskeyAdded(name.clone());
+                    let letter = Letter::SignInMethodChanged {
+                        change,
+                        at: client.now,
+                    };
+                    notify(mailer.as_ref(), conn, &user_id, &letter, client.now)?;
                     PasskeyRow::find(conn, &user_id, &id)?.ok_or(SessionError::NotFound)
                 })
             })
-            .await
+            .await?;
+        self.wake_mail();
+        Ok(added)
     }
 
     /// The caller's passkeys, oldest first.
@@ -199,9 +208,13 @@ impl Sessions {
             .and_then(|n| passkey_name(Some(n), &client))?;
         let user_id = caller.user.id.clone();
         let kind = AuditKind::PasskeyRenamed;
-        self.change_own(caller, id.clone(), client, kind, move |conn, user, id| {
-            PasskeyRow::rename(conn, user, id, &name)
-        })
+        self.change_own(
+            caller,
+            id.clone(),
+            client,
+            kind,
+            move |conn, user, id, _| Ok(PasskeyRow::rename(conn, user, id, &name)?),
+        )
         .await?;
         self.db
             .run(move |conn| Ok::<_, SessionError>(PasskeyRow::find(conn, &user_id, &id)?))
@@ -217,9 +230,20 @@ impl Sessions {
         id: String,
         client: ClientInfo,
     ) -> Result<(), SessionError> {
-        let kind = AuditKind::PasskeyRemoved;
-        self.change_own(caller, id, client, kind, PasskeyRow::remove)
-            .await
+        let (kind, mailer) = (AuditKind::PasskeyRemoved, self.mailer.clone());
+        self.change_own(caller, id, client, kind, move |conn, user, id, now| {
+            let Some(row) = PasskeyRow::find(conn, user, id)? else {
+                return Ok(false);
+            };
+            PasskeyRow::remove(conn, user, id)?;
+            let change = MethodChange::PasskeyRemoved(row.name);
+            let letter = Letter::SignInMethodChanged { change, at: now };
+            notify(mailer.as_ref(), conn, user, &letter, now)?;
+            Ok(true)
+        })
+        .await?;
+        self.wake_mail();
+        Ok(())
     }
 
     /// Applies `change` to the caller's passkey `id` and audits it as
@@ -233,14 +257,16 @@ impl Sessions {
         change: F,
     ) -> Result<(), SessionError>
     where
-        F: FnOnce(&mut DbConnection, &UserId, &str) -> diesel::QueryResult<bool> + Send + 'static,
+        F: FnOnce(&mut DbConnection, &UserId, &str, NaiveDateTime) -> Result<bool, SessionError>
+            + Send
+            + 'static,
     {
         self.relying_party()?;
         let user_id = caller.user.id.clone();
         self.db
             .write(move |conn| {
                 conn.transaction(|conn| {
-                    if !change(conn, &user_id, &id)? {
+                    if !change(conn, &user_id, &id, client.now)? {
                         return Err(SessionError::NotFound);
                     }
                     client.event(kind).user(&user_id).insert(conn)?;

@@ -27,17 +27,11 @@ fn mail_on() -> Settings {
     }
 }
 
-async fn mailbox(app: &TestApp, to: &str) -> Vec<Mail> {
-    let response = app.anon().get(&format!("/test/mailbox?to={to}")).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.body().await
-}
-
 /// The token of the `kind` link (`reset-password`, `verify-email`,
 /// `confirm-email`) in the newest mail to `to` with one, checking the link is
 /// the same in both parts.
 async fn link_token(app: &TestApp, to: &str, kind: &str) -> String {
-    let mails = mailbox(app, to).await;
+    let mails = app.mailbox(to).await;
     let marker = format!("#{kind}=");
     let mail = mails
         .iter()
@@ -152,7 +146,7 @@ async fn registration_sends_a_link_that_verifies_the_address(app: TestApp) {
     let email = unique("verify");
     let user = register(&app, &email).await;
     assert!(!user.email_verified);
-    let mails = mailbox(&app, &email).await;
+    let mails = app.mailbox(&email).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert_eq!(mails[0].subject, "Verify your Wristband email address");
     assert!(
@@ -209,7 +203,7 @@ async fn a_resent_link_supersedes_the_first_at_most_once_a_minute(app: TestApp) 
     let resent = alice.post("/auth/verify-email/send").await;
     assert_eq!(resent.status(), StatusCode::ACCEPTED);
     assert_eq!(
-        mailbox(&app, &email).await.len(),
+        app.mailbox(&email).await.len(),
         1,
         "not twice within a minute"
     );
@@ -244,7 +238,7 @@ async fn a_reset_signs_in_and_ends_every_other_session(app: TestApp) {
     );
     ask_reset(&app, &email).await;
     let token = link_token(&app, &email, "reset-password").await;
-    let mail = &mailbox(&app, &email).await[0];
+    let mail = &app.mailbox(&email).await[0];
     assert_eq!(mail.subject, "Reset your Wristband password");
     assert!(mail.text.contains("1 hour"), "{}", mail.text);
 
@@ -274,7 +268,7 @@ async fn a_reset_signs_in_and_ends_every_other_session(app: TestApp) {
     let old_password = app.anon().try_login(&email, PASSWORD).await;
     assert_eq!(old_password.status(), StatusCode::UNAUTHORIZED);
     app.login(&email, NEW_PASSWORD).await;
-    let mails = mailbox(&app, &email).await;
+    let mails = app.mailbox(&email).await;
     assert!(
         mails
             .iter()
@@ -300,20 +294,20 @@ async fn reset_requests_answer_alike_and_send_at_most_once_a_minute(app: TestApp
         let took = ask_reset(&app, address).await;
         assert!(took >= Duration::from_millis(150), "{address}: {took:?}");
     }
-    assert!(mailbox(&app, &nobody).await.is_empty());
+    assert!(app.mailbox(&nobody).await.is_empty());
     let resets = |mails: Vec<Mail>| {
         mails
             .iter()
             .filter(|m| m.subject.starts_with("Reset"))
             .count()
     };
-    assert_eq!(resets(mailbox(&app, &email).await), 1);
+    assert_eq!(resets(app.mailbox(&email).await), 1);
     ask_reset(&app, &email).await;
-    assert_eq!(resets(mailbox(&app, &email).await), 1, "one a minute");
+    assert_eq!(resets(app.mailbox(&email).await), 1, "one a minute");
     let first = link_token(&app, &email, "reset-password").await;
     app.advance_clock("61s").await;
     ask_reset(&app, &email).await;
-    assert_eq!(resets(mailbox(&app, &email).await), 2);
+    assert_eq!(resets(app.mailbox(&email).await), 2);
     let second = link_token(&app, &email, "reset-password").await;
     let superseded = confirm_reset(&app.anon(), &first, NEW_PASSWORD).await;
     assert_error(superseded, StatusCode::BAD_REQUEST, "invalid_token").await;
@@ -326,7 +320,7 @@ async fn reset_requests_answer_alike_and_send_at_most_once_a_minute(app: TestApp
     // Addresses are matched as logins match them.
     app.advance_clock("61s").await;
     ask_reset(&app, &email.to_uppercase()).await;
-    assert_eq!(resets(mailbox(&app, &email).await), 3);
+    assert_eq!(resets(app.mailbox(&email).await), 3);
 }
 
 backend_test!(
@@ -351,10 +345,10 @@ async fn a_disabled_account_gets_no_reset(app: TestApp) {
     let refused = confirm_reset(&app.anon(), &token, NEW_PASSWORD).await;
     assert_error(refused, StatusCode::BAD_REQUEST, "invalid_token").await;
     app.advance_clock("61s").await;
-    let before = mailbox(&app, &email).await.len();
+    let before = app.mailbox(&email).await.len();
     ask_reset(&app, &email).await;
     assert_eq!(
-        mailbox(&app, &email).await.len(),
+        app.mailbox(&email).await.len(),
         before,
         "no mail to a disabled account"
     );
@@ -469,7 +463,7 @@ async fn an_email_change_goes_through_the_new_address(app: TestApp) {
     assert!(flood.headers().contains_key("retry-after"));
     assert_error(flood, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
 
-    let notice = &mailbox(&app, &old).await[0];
+    let notice = &app.mailbox(&old).await[0];
     assert_eq!(notice.subject, "Your Wristband address is about to change");
     assert!(notice.text.contains(&new));
     let token = link_token(&app, &new, "confirm-email").await;
@@ -485,7 +479,7 @@ async fn an_email_change_goes_through_the_new_address(app: TestApp) {
         .await;
     assert_eq!(moved.email, new);
     assert!(moved.email_verified);
-    let changed = &mailbox(&app, &old).await[0];
+    let changed = &app.mailbox(&old).await[0];
     assert_eq!(changed.subject, "Your Wristband address was changed");
     app.login(&new, PASSWORD).await;
     assert_eq!(
@@ -596,12 +590,12 @@ async fn a_sign_in_from_a_new_device_is_mailed(app: TestApp) {
     };
     let laptop = app.login(&email, PASSWORD).await;
     assert!(
-        notices(mailbox(&app, &email).await).is_empty(),
+        notices(app.mailbox(&email).await).is_empty(),
         "the first sign-in is not news"
     );
     app.login(&email, PASSWORD).await;
     assert!(
-        notices(mailbox(&app, &email).await).is_empty(),
+        notices(app.mailbox(&email).await).is_empty(),
         "no notice to an address nobody proved"
     );
     let token = link_token(&app, &email, "verify-email").await;
@@ -614,11 +608,11 @@ async fn a_sign_in_from_a_new_device_is_mailed(app: TestApp) {
     let again = laptop.try_login(&email, PASSWORD).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert!(
-        notices(mailbox(&app, &email).await).is_empty(),
+        notices(app.mailbox(&email).await).is_empty(),
         "a known device"
     );
     app.login(&email, PASSWORD).await;
-    let sent = notices(mailbox(&app, &email).await);
+    let sent = notices(app.mailbox(&email).await);
     assert_eq!(sent.len(), 1);
     assert!(sent[0].text.contains("127.0.0.1"), "{}", sent[0].text);
     assert!(
@@ -636,10 +630,10 @@ async fn the_mailbox_lists_newest_first_and_empties(app: TestApp) {
     let all: Vec<Mail> = app.anon().get("/test/mailbox").await.body().await;
     assert!(all.len() >= 2);
     assert_eq!(all[0].to, b, "newest first");
-    assert_eq!(mailbox(&app, &a).await.len(), 1);
+    assert_eq!(app.mailbox(&a).await.len(), 1);
     let deleted = app.anon().delete("/test/mailbox").await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    assert!(mailbox(&app, &a).await.is_empty());
+    assert!(app.mailbox(&a).await.is_empty());
     let metrics = app.anon().get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("wristband_mail_sent_total"), "{metrics}");
     assert!(metrics.contains("wristband_outbox_pending"));
@@ -655,7 +649,7 @@ async fn a_password_change_is_mailed(app: TestApp) {
         .json(&json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}))
         .await;
     assert_eq!(changed.status(), StatusCode::OK);
-    let newest = &mailbox(&app, &email).await[0];
+    let newest = &app.mailbox(&email).await[0];
     assert_eq!(newest.subject, "Your Wristband password was changed");
     assert!(newest.text.contains("password reset"), "{}", newest.text);
 }

@@ -850,3 +850,78 @@ async fn a_reset_keeps_the_lockout_of_a_user_with_a_factor(app: TestApp) {
     let locked = second_step(&guesser, token, "code", &code).await;
     assert_error(locked, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
 }
+
+backend_test!(
+    changes_to_the_second_factor_are_mailed_to_a_verified_address,
+    test_mode()
+);
+async fn changes_to_the_second_factor_are_mailed_to_a_verified_address(app: TestApp) {
+    let email = "notified@example.com";
+    let alice = app
+        .test_user(json!({ "email": email, "password": PASSWORD }))
+        .await;
+    assert!(alice.user().email_verified);
+    let secret = start(&alice).await["secret"].as_str().unwrap().to_owned();
+    let code = code_now(&app, &secret).await;
+    let confirmed = alice
+        .post("/auth/mfa/totp/confirm")
+        .json(&json!({ "code": code }))
+        .await;
+    let body: Value = confirmed.body().await;
+    let alice = alice.with_token(body["access_token"].as_str().unwrap());
+    let code = next_code(&app, &secret).await;
+    let off = alice
+        .delete("/auth/mfa/totp")
+        .json(&json!({ "code": code }))
+        .await;
+    assert_eq!(off.status(), StatusCode::NO_CONTENT);
+    let subjects: Vec<String> = app
+        .mailbox(email)
+        .await
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "Two-factor authentication is off for your Wristband account",
+            "Two-factor authentication is on for your Wristband account",
+        ]
+    );
+
+    // An admin's removal too; an unproven address gets none.
+    let bob = enrolled(&app).await;
+    let admin = app.admin().await;
+    let id = bob.client.user().id.to_string();
+    let removed = admin.delete(&format!("/admin/users/{id}/mfa")).await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let mails = app.mailbox(&bob.client.user().email).await;
+    assert!(
+        mails.iter().all(|m| !m.subject.contains("Two-factor")),
+        "{mails:#?}"
+    );
+    let carol = app
+        .test_user(json!({ "email": "carol@example.com", "password": PASSWORD }))
+        .await;
+    let secret = start(&carol).await["secret"].as_str().unwrap().to_owned();
+    let code = code_now(&app, &secret).await;
+    let confirmed = carol
+        .post("/auth/mfa/totp/confirm")
+        .json(&json!({ "code": code }))
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let removed = admin
+        .delete(&format!("/admin/users/{}/mfa", carol.user().id))
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let latest = &app.mailbox("carol@example.com").await[0];
+    assert_eq!(
+        latest.subject,
+        "Two-factor authentication was removed from your Wristband account"
+    );
+    assert!(
+        latest.text.contains("An administrator removed"),
+        "{}",
+        latest.text
+    );
+}

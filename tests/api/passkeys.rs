@@ -496,3 +496,29 @@ async fn two_instances_share_ceremonies(db: TestDatabase) {
     let on_b = login_finish(&client, &started, &assertion).await;
     assert_error(on_b, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
+
+backend_test!(added_and_removed_passkeys_are_mailed, test_mode());
+async fn added_and_removed_passkeys_are_mailed(app: TestApp) {
+    let email = "keys@example.com";
+    let alice = app
+        .test_user(json!({ "email": email, "password": PASSWORD }))
+        .await;
+    let device = register(&app, &alice, Some("Phone <b>")).await;
+    let path = format!("/auth/passkeys/{}", device.passkey.id);
+    assert_eq!(alice.delete(&path).await.status(), StatusCode::NO_CONTENT);
+    let mails = app.mailbox(email).await;
+    assert_eq!(
+        mails[0].subject,
+        "A passkey was removed from your Wristband account"
+    );
+    assert_eq!(
+        mails[1].subject,
+        "A passkey was added to your Wristband account"
+    );
+    assert!(mails[1].text.contains("\"Phone <b>\""), "{}", mails[1].text);
+    assert!(
+        mails[1].html.contains("Phone &lt;b&gt;"),
+        "escaped: {}",
+        mails[1].html
+    );
+}

@@ -3,13 +3,11 @@
 //! expiry, idle and absolute session ends, and the lockout.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use wristband::api::{ClockState, User};
 use wristband::config::Settings;
 
-use crate::helpers::{
-    Client, PASSWORD, ResponseExt, TestApp, assert_error, backend_test, base_settings,
-};
+use crate::helpers::{PASSWORD, ResponseExt, TestApp, assert_error, backend_test, base_settings};
 
 const MARK: &str = "wristband-test-mode";
 
@@ -18,16 +16,6 @@ fn test_mode() -> Settings {
         test_mode: Some("true".into()),
         ..base_settings()
     }
-}
-
-/// `POST /test/users`, answered 201: the client carries the new user's
-/// token and refresh cookie.
-async fn test_user(app: &TestApp, body: Value) -> Client {
-    let client = app.anon();
-    let response = client.post("/test/users").json(&body).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "POST /test/users");
-    assert!(response.refresh_cookie().is_some_and(|c| !c.is_empty()));
-    client.signed_in(response).await
 }
 
 backend_test!(test_routes_are_404_without_test_mode);
@@ -82,7 +70,7 @@ async fn every_response_is_marked_in_test_mode(app: TestApp) {
 
 backend_test!(a_test_user_comes_with_a_live_session, test_mode());
 async fn a_test_user_comes_with_a_live_session(app: TestApp) {
-    let alice = test_user(&app, json!({"email": " Alice@Example.com "})).await;
+    let alice = app.test_user(json!({"email": " Alice@Example.com "})).await;
     let me: User = alice.get("/auth/me").await.body().await;
     assert_eq!(me.email, "alice@example.com");
     assert_eq!(me.id, alice.user().id);
@@ -97,11 +85,9 @@ async fn a_test_user_comes_with_a_live_session(app: TestApp) {
     assert_error(taken, StatusCode::CONFLICT, "email_taken").await;
 
     // With a password it can log in; with a role it has it.
-    let admin = test_user(
-        &app,
-        json!({"email": "root@example.com", "password": PASSWORD, "role": "admin"}),
-    )
-    .await;
+    let admin = app
+        .test_user(json!({"email": "root@example.com", "password": PASSWORD, "role": "admin"}))
+        .await;
     assert_eq!(admin.get("/admin/users").await.status(), StatusCode::OK);
     app.login("root@example.com", PASSWORD).await;
     let weak = app
@@ -140,8 +126,8 @@ async fn the_clock_moves_forward_only(app: TestApp) {
 
 backend_test!(expiry_is_tested_in_milliseconds_not_minutes, test_mode());
 async fn expiry_is_tested_in_milliseconds_not_minutes(app: TestApp) {
-    let alice = test_user(&app, json!({"email": "alice@example.com"})).await;
-    let bob = test_user(&app, json!({"email": "bob@example.com"})).await;
+    let alice = app.test_user(json!({"email": "alice@example.com"})).await;
+    let bob = app.test_user(json!({"email": "bob@example.com"})).await;
 
     // The access token lives 10 minutes; the session goes on.
     app.advance_clock("10m").await;
@@ -169,7 +155,7 @@ async fn expiry_is_tested_in_milliseconds_not_minutes(app: TestApp) {
 
 backend_test!(the_grace_window_follows_the_clock, test_mode());
 async fn the_grace_window_follows_the_clock(app: TestApp) {
-    let alice = test_user(&app, json!({"email": "alice@example.com"})).await;
+    let alice = app.test_user(json!({"email": "alice@example.com"})).await;
     let spent = alice.refresh_token();
     alice.refresh().await;
     alice.with_cookie(&spent).refresh().await;
@@ -179,11 +165,8 @@ async fn the_grace_window_follows_the_clock(app: TestApp) {
 
 backend_test!(the_lockout_ends_when_the_clock_passes_it, test_mode());
 async fn the_lockout_ends_when_the_clock_passes_it(app: TestApp) {
-    test_user(
-        &app,
-        json!({"email": "alice@example.com", "password": PASSWORD}),
-    )
-    .await;
+    app.test_user(json!({"email": "alice@example.com", "password": PASSWORD}))
+        .await;
     for _ in 0..5 {
         let response = app
             .anon()

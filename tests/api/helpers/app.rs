@@ -93,6 +93,23 @@ impl TestApp {
         self.login(ADMIN_EMAIL, PASSWORD).await
     }
 
+    /// `POST /test/users` (test mode), answered 201: the client carries the
+    /// new user's token and refresh cookie.
+    pub async fn test_user(&self, body: serde_json::Value) -> Client {
+        let client = self.anon();
+        let response = client.post("/test/users").json(&body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "POST /test/users");
+        assert!(super::ResponseExt::refresh_cookie(&response).is_some_and(|c| !c.is_empty()));
+        client.signed_in(response).await
+    }
+
+    /// Test mode's mailbox for `to`, newest first.
+    pub async fn mailbox(&self, to: &str) -> Vec<wristband::api::Mail> {
+        let response = self.anon().get(&format!("/test/mailbox?to={to}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        super::ResponseExt::body(response).await
+    }
+
     /// Moves test mode's clock forward by `by` (`30s`, `1h`): asserts 200.
     pub async fn advance_clock(&self, by: &str) -> wristband::api::ClockState {
         let response = self
