@@ -186,14 +186,6 @@ pub fn has_recovery_code(
     .get_result(conn)
 }
 
-/// How many unused recovery codes the user has.
-pub fn recovery_codes_left(conn: &mut DbConnection, user_id: &UserId) -> QueryResult<i64> {
-    recovery_codes::table
-        .filter(recovery_codes::user_id.eq(user_id))
-        .count()
-        .get_result(conn)
-}
-
 /// A login waiting for its second step.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = mfa_challenges)]

@@ -107,11 +107,6 @@ impl RelyingParty {
         })
     }
 
-    /// The relying-party id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// A registration for `user_id` (named `email` in the prompt), excluding
     /// the credentials already registered (`existing`, base64url).
     pub fn start_registration(

@@ -86,9 +86,7 @@ impl Sessions {
         if let Some(proven) = proven {
             proven.settled();
         }
-        if let Some(mailer) = &self.mailer {
-            mailer.wake();
-        }
+        self.wake_mail();
         let device = self.device_cookie(&devices, &user.id, version);
         let amr = Amr::from_stored(&amr);
         let mut issued = self.issue(user, &caller.session_id, generation, version, ends_at, amr)?;

@@ -93,9 +93,7 @@ impl Sessions {
                 })
             })
             .await?;
-        if let Some(mailer) = &self.mailer {
-            mailer.wake();
-        }
+        self.wake_mail();
         let expires_at = match opened {
             Ok(expires_at) => expires_at,
             Err(challenge) => return Ok(SignIn::MfaRequired(challenge)),
