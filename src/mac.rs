@@ -22,6 +22,13 @@ pub fn random_key() -> ([u8; 32], String) {
     (bytes, URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// HMAC-SHA-256 keyed with `key`.
+pub fn keyed(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail, and the
+    // fallback is never taken.
+    HmacSha256::new_from_slice(key).unwrap_or_else(|_| HmacSha256::new(&Default::default()))
+}
+
 /// The length of a tag.
 pub const TAG_LEN: usize = 32;
 
@@ -42,11 +49,6 @@ impl SealKey {
         prefix: &'static str,
         domain: &'static [u8],
     ) -> Self {
-        // HMAC takes keys of any length: `new_from_slice` cannot fail, and
-        // the fallback is never taken.
-        let keyed = |key: &[u8]| {
-            HmacSha256::new_from_slice(key).unwrap_or_else(|_| HmacSha256::new(&Default::default()))
-        };
         let mut derivation = keyed(secret);
         derivation.update(label);
         Self {

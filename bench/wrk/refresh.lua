@@ -13,3 +13,8 @@ function response(status, headers, body)
     cookie = set:match("^([^;]+)")
   end
 end
+
+-- wrk --latency prints up to p99; the tail beyond it, for the harness.
+function done(summary, latency, requests)
+  io.write(string.format("p99.9 %dus\n", latency:percentile(99.9)))
+end

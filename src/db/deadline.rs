@@ -86,7 +86,15 @@ where
         return Err(DbError::Timeout(timeout).into());
     }
     let mut conn = db.get()?;
-    let outcome = transaction(&mut conn, |conn| {
+    // A dead connection fails at `BEGIN`, before `work` has run: begin once
+    // more on a fresh one (see `Database::replace_if_dead`).
+    if let Err(error) = begin(&mut conn) {
+        if !db.replace_if_dead(&mut conn) {
+            return Err(DbError::Query(error).into());
+        }
+        begin(&mut conn).map_err(DbError::Query)?;
+    }
+    let outcome = finish(&mut conn, |conn| {
         let value = work(conn).map_err(Failure::Work)?;
         if !claim.commit() {
             return Err(Failure::Abandoned);
@@ -101,19 +109,49 @@ where
     }
 }
 
-/// `work` inside `BEGIN IMMEDIATE` (SQLite) or `BEGIN` (PostgreSQL), committed
-/// when it returns `Ok`, rolled back otherwise. Transactions `work` opens
-/// inside are savepoints of this one.
-fn transaction<T, E>(
+/// Runs `work` as a single statement in autocommit on `db`, as
+/// [`guarded`] runs a transaction: nothing when the caller already gave up.
+/// The statement is its own commit, so the commit is claimed before it is
+/// sent: from then on the caller waits for its answer, bounded by the
+/// connection's statement and lock timeouts, as it waits for a `COMMIT`.
+/// On a dead connection `work` runs once more, on a fresh one.
+pub fn autocommit<T, E, F>(
+    db: &Database,
+    claim: &Claim,
+    timeout: Duration,
+    mut work: F,
+) -> Result<T, E>
+where
+    F: FnMut(&mut DbConnection) -> Result<T, E>,
+    E: From<DbError>,
+{
+    let mut conn = db.get()?;
+    if !claim.commit() {
+        return Err(DbError::Timeout(timeout).into());
+    }
+    match work(&mut conn) {
+        Err(_) if db.replace_if_dead(&mut conn) => work(&mut conn),
+        outcome => outcome,
+    }
+}
+
+/// `BEGIN IMMEDIATE` (SQLite) or `BEGIN` (PostgreSQL).
+fn begin(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
+        }
+        DbConnection::Pg(inner) => AnsiTransactionManager::begin_transaction(inner),
+    }
+}
+
+/// `work` inside the transaction [`begin`] opened, committed when it returns
+/// `Ok`, rolled back otherwise. Transactions `work` opens inside are
+/// savepoints of this one.
+fn finish<T, E>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, Failure<E>>,
 ) -> Result<T, Failure<E>> {
-    match conn {
-        DbConnection::Sqlite(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
-        }
-        DbConnection::Pg(inner) => AnsiTransactionManager::begin_transaction(inner)?,
-    }
     type Manager = <DbConnection as Connection>::TransactionManager;
     match work(conn) {
         Ok(value) => match Manager::commit_transaction(conn) {

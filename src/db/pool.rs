@@ -16,7 +16,7 @@ use super::{
 };
 
 /// Opens connections for the pool, choosing the backend from the parsed URL.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
     /// How long one statement may wait for a lock (SQLite's busy timeout,
@@ -74,6 +74,9 @@ impl ManageConnection for ConnectionManager {
         }
     }
 
+    /// Not called at check-out (`test_on_check_out(false)`): a test query
+    /// there costs PostgreSQL a round trip per request. A dead connection is
+    /// found when it fails instead ([`Database::replace_if_dead`]).
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
         match conn {
             // A file SQLite connection has no peer to lose; what can go wrong
@@ -95,6 +98,8 @@ pub type CheckoutObserver = std::sync::Arc<dyn Fn(Duration) + Send + Sync>;
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<ConnectionManager>,
+    /// Opens the fresh connection that replaces a dead one.
+    manager: std::sync::Arc<ConnectionManager>,
     observer: Option<CheckoutObserver>,
     /// SQLite only: the thread that runs this process's writes.
     writer: Option<writer::Writer>,
@@ -147,18 +152,20 @@ impl Database {
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
+            .test_on_check_out(false)
             .connection_timeout(checkout_timeout)
             // Every failed checkout is logged once, with the last connection
             // error, by `get` (or reported by `migrate`); r2d2's own handler
             // would log each retry on top.
             .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
-            .build_unchecked(manager);
+            .build_unchecked(manager.clone());
         let writer = match url {
             DatabaseUrl::Postgres(_) => None,
             _ => Some(writer::Writer::start()?),
         };
         Ok(Self {
             pool,
+            manager: std::sync::Arc::new(manager),
             observer: None,
             writer,
             timeout: checkout_timeout,
@@ -200,6 +207,29 @@ impl Database {
         Ok(conn?)
     }
 
+    /// After `conn` failed: whether it was a dead PostgreSQL connection (the
+    /// server restarted, or something between dropped it while it sat idle),
+    /// now replaced in place by a fresh one, so that the work may run once
+    /// more and the pool keeps no dead connection. Pools do not test
+    /// connections at check-out, which would cost a round trip per request;
+    /// this costs one only after a failure (a ping; a reconnect when dead).
+    pub fn replace_if_dead(&self, conn: &mut DbConnection) -> bool {
+        if matches!(conn, DbConnection::Sqlite(_)) || conn.ping().is_ok() {
+            return false;
+        }
+        match self.manager.connect() {
+            Ok(fresh) => {
+                *conn = fresh;
+                log::info!("a dead database connection was replaced by a fresh one");
+                true
+            }
+            Err(error) => {
+                log::warn!("a dead database connection could not be replaced: {error}");
+                false
+            }
+        }
+    }
+
     /// This pool, telling `observer` how long each checkout waited.
     pub fn observed(mut self, observer: CheckoutObserver) -> Self {
         self.observer = Some(observer);
@@ -215,16 +245,22 @@ impl Database {
     /// Runs `f` with a pooled connection on the blocking thread pool (see
     /// [`blocking`]). The checkout itself blocks, so it happens there too.
     /// `f` may fail with any error a [`DbError`] converts into.
-    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    ///
+    /// On PostgreSQL, a read that fails on a dead connection runs once more
+    /// on a fresh one ([`Database::replace_if_dead`]).
+    pub async fn run<T, E, F>(&self, mut f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
         let work = blocking(move || {
             let mut conn = db.get()?;
-            f(&mut conn)
+            match f(&mut conn) {
+                Err(_) if db.replace_if_dead(&mut conn) => f(&mut conn),
+                outcome => outcome,
+            }
         });
         // A read needs no claim: reading late changes nothing.
         deadline::wait(work, &deadline::Claim::default(), self.timeout).await?
@@ -242,6 +278,34 @@ impl Database {
         E: From<DbError> + Send + 'static,
     {
         self.write_then(f, |_| {}).await
+    }
+
+    /// Whether this is a PostgreSQL database (else SQLite).
+    pub fn is_postgres(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// A write that is one statement, on PostgreSQL: sent alone in autocommit,
+    /// one round trip where [`Database::write`] takes at least three (`BEGIN`,
+    /// the work, `COMMIT`). Its commit is claimed before it is sent (see
+    /// `deadline::autocommit`). `f` must be safe to run twice: on a dead
+    /// connection it runs again on a fresh one, though the first statement
+    /// may have reached the server. On SQLite, it is [`Database::write`].
+    pub async fn write_one<T, E, F>(&self, mut f: F) -> Result<T, E>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        if !self.is_postgres() {
+            return self.write(f).await;
+        }
+        let (db, claim, timeout) = (self.clone(), deadline::Claim::default(), self.timeout);
+        let job = {
+            let claim = claim.clone();
+            move || deadline::autocommit(&db, &claim, timeout, &mut f)
+        };
+        deadline::wait(blocking(job), &claim, timeout).await?
     }
 
     /// [`Database::write`], then `after` with its outcome, on the same thread

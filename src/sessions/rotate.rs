@@ -61,11 +61,18 @@ impl Sessions {
             .parse(&token)
             .ok_or(SessionError::InvalidGrant(GrantFailure::Unknown))?;
         let (policy, sid) = (self.policy, session_id.clone());
-        let rotation = self
-            .revoking(move |conn, revocations| {
-                rotate(policy, conn, revocations, &sid, generation, &client)
-            })
-            .await?;
+        let rotation = match self
+            .rotate_in_one_statement(&session_id, generation)
+            .await?
+        {
+            Some(granted) => granted,
+            None => {
+                self.revoking(move |conn, revocations| {
+                    rotate(policy, conn, revocations, &sid, generation, &client)
+                })
+                .await?
+            }
+        };
         match rotation {
             Rotation::Granted {
                 found,
@@ -86,6 +93,46 @@ impl Sessions {
             }
             Rotation::Reused => Err(SessionError::InvalidGrant(GrantFailure::Reused)),
         }
+    }
+}
+
+impl Sessions {
+    /// On PostgreSQL, the common case in one round trip: the token is the
+    /// live generation of a live session, and the compare-and-swap wins
+    /// (`SessionRow::rotate_if_live`). `None` otherwise — SQLite, whose
+    /// writes cost no round trip, or anything else to decide (grace, reuse,
+    /// refusal, a lost race) — for [`rotate`], which reads and decides.
+    /// Running twice (a dead connection's retry) is safe: a first statement
+    /// that did commit makes the second find nothing to move, and `rotate`
+    /// then answers the same successor, in grace.
+    async fn rotate_in_one_statement(
+        &self,
+        sid: &SessionId,
+        generation: i64,
+    ) -> Result<Option<Rotation>, SessionError> {
+        if !self.db.is_postgres() {
+            return Ok(None);
+        }
+        let (now, idle_ttl, sid) = (self.clock.now(), self.policy.idle_ttl, sid.clone());
+        let moved = self
+            .db
+            .write_one(move |conn| match conn {
+                DbConnection::Pg(pg) => {
+                    SessionRow::rotate_if_live(pg, &sid, generation, now, now - idle_ttl)
+                        .map_err(SessionError::from)
+                }
+                DbConnection::Sqlite(_) => Ok(None),
+            })
+            .await?;
+        Ok(moved.map(|found| {
+            let ends_at = found.session.expires_at.min(now + idle_ttl);
+            Rotation::Granted {
+                generation: found.session.generation,
+                found: Box::new(found),
+                ends_at,
+                rotated: true,
+            }
+        }))
     }
 }
 

@@ -291,3 +291,52 @@ async fn a_stalled_database_answers_503_in_time_and_spends_no_cookie(db: TestDat
         assert!(!events.contains(&"refresh_reused".to_owned()), "{events:?}");
     }
 }
+
+/// Pools do not test a connection at each check-out (a round trip per
+/// request on PostgreSQL). A connection the server dropped is found when it
+/// fails, replaced by a fresh one, and the work runs again: reads, one-
+/// statement writes (the rotation) and transactions all answer as if nothing
+/// happened. PostgreSQL only: a SQLite connection has no server to lose.
+#[actix_web::test]
+async fn dropped_postgres_connections_cost_no_request() {
+    crate::helpers::backends::run(
+        Backend::Postgres,
+        quick_timeout(),
+        |db: TestDatabase| async move {
+            let app = db.spawn(quick_timeout()).await;
+            let mut clients = Vec::new();
+            for _ in 0..6 {
+                clients.push(app.new_user().await);
+            }
+            // Several connections open at once, then every one dropped.
+            let warm = clients.iter().map(|c| c.get("/auth/me").into_future());
+            futures_util::future::join_all(warm).await;
+            let (mut admin, name) = postgres_admin(&db);
+            admin
+                .batch_execute(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ))
+                .expect("drop the server's connections");
+            // Past the liveness cache's second: `/auth/me` reads the session.
+            actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
+            let me = clients.iter().map(|c| c.get("/auth/me").into_future());
+            for response in futures_util::future::join_all(me).await {
+                assert_eq!(response.status(), StatusCode::OK, "a read");
+            }
+            let refreshes = clients
+                .iter()
+                .map(|c| c.post("/auth/refresh").into_future());
+            for response in futures_util::future::join_all(refreshes).await {
+                assert_eq!(response.status(), StatusCode::OK, "a rotation");
+            }
+            let email = clients[0].user().email.clone();
+            let anon = app.anon();
+            let logins = (0..3).map(|_| anon.try_login(&email, PASSWORD));
+            for response in futures_util::future::join_all(logins).await {
+                assert_eq!(response.status(), StatusCode::OK, "a transaction");
+            }
+        },
+    )
+    .await;
+}

@@ -83,6 +83,18 @@ async fn alg_none_is_refused_in_any_case(app: TestApp) {
         let two = format!("{}.{}", b64(&header), b64(&claims));
         lab.refused(&two, &format!("alg {alg}, two parts")).await;
     }
+    // A real token with a part more, before or after the signature.
+    let (head, signature) = real.rsplit_once('.').unwrap();
+    for (what, token) in [
+        ("a fourth part", format!("{real}.{signature}")),
+        ("an empty fourth part", format!("{real}.")),
+        (
+            "a part in the middle",
+            format!("{head}.{}.{signature}", b64(&claims)),
+        ),
+    ] {
+        lab.refused(&token, what).await;
+    }
 }
 
 backend_test!(key_headers_and_unknown_kids_are_refused);
@@ -184,7 +196,7 @@ async fn time_claims_of_the_wrong_type_or_range_are_refused(app: TestApp) {
             .await;
     }
     // Negative times.
-    for (claim, value) in [("exp", "-1"), ("nbf", "-1"), ("exp", "0")] {
+    for (claim, value) in [("exp", "-1"), ("nbf", "-1"), ("iat", "-1"), ("exp", "0")] {
         lab.refused_claims(&lab.claims_with(claim, Some(value)), "negative")
             .await;
     }
