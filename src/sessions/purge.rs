@@ -34,11 +34,18 @@ pub async fn purge_once(
     let cutoff = now - retention;
     let mut purged = 0;
     // In batches, each its own short write: a large purge neither holds
-    // SQLite's writer for long nor runs past the database timeout.
+    // SQLite's writer for long nor runs past the database timeout. Sessions
+    // go a window per write (see `SessionRow::purge`); the other tables'
+    // expired rows are few enough to find at once.
+    let mut sessions_after = Some(0);
     loop {
+        let after = sessions_after;
         let batch = db
             .write(move |conn| {
-                let sessions = SessionRow::purge(conn, cutoff, idle_ttl, BATCH)?;
+                let (sessions, next) = match after {
+                    Some(after) => SessionRow::purge(conn, cutoff, idle_ttl, after, WINDOW)?,
+                    None => (0, None),
+                };
                 let counts = login_failures::purge(conn, cutoff, BATCH)?;
                 let mails = outbox::purge(conn, cutoff, BATCH)?;
                 let links = one_time_tokens::purge(conn, now, BATCH)?;
@@ -46,14 +53,16 @@ pub async fn purge_once(
                     + passkeys::purge_ceremonies(conn, now, BATCH)?;
                 let most = counts.max(mails).max(links).max(challenges);
                 let others = counts + mails + links + challenges;
-                Ok::<_, SessionError>((sessions, most, others))
+                Ok::<_, SessionError>((sessions, next, most, others))
             })
             .await;
         match batch {
-            Ok((sessions, most, others)) => {
+            Ok((sessions, next, most, others)) => {
                 purged += sessions + others;
-                // A short batch in every table: nothing is left.
-                if sessions < FULL && most < FULL {
+                sessions_after = next;
+                // The last window of sessions, and a short batch in every
+                // other table: nothing is left.
+                if sessions_after.is_none() && most < FULL {
                     return Ok(purged);
                 }
             }
@@ -62,6 +71,8 @@ pub async fn purge_once(
     }
 }
 
+/// Sessions one purge write looks at, by id.
+const WINDOW: i64 = 1_000;
 /// Rows one purge write deletes at most, per table.
 const BATCH: i64 = 500;
 const FULL: usize = BATCH as usize;

@@ -64,8 +64,12 @@ pub async fn purge_sessions(app: &TestApp, session_ids: Vec<String>) -> (usize, 
     actix_web::web::block(move || {
         with_connection(&db, |conn| {
             let cutoff = Clock::system().now() + chrono::TimeDelta::seconds(1);
-            let purged =
-                SessionRow::purge(conn, cutoff, chrono::TimeDelta::days(7), 10_000).unwrap();
+            let (mut purged, mut after) = (0, Some(0));
+            while let Some(from) = after {
+                let (deleted, next) =
+                    SessionRow::purge(conn, cutoff, chrono::TimeDelta::days(7), from, 2).unwrap();
+                (purged, after) = (purged + deleted, next);
+            }
             let kept = session_ids
                 .iter()
                 .map(|id| id.parse::<SessionId>().expect("a session id"))
