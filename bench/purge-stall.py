@@ -21,6 +21,7 @@ try:
         harness.seed(SEEDED, 1_000_000)
     path = os.path.join(harness.WORK, "p.db")
     shutil.copy(SEEDED, path)
+    os.sync()  # see harness.seed
     server = harness.wristband("purge", "sqlite://" + path, purge_interval=os.environ.get("EVERY", "1s"))
     r = harness.refresh_run(server, harness.fresh_cookies(server, 16), 10)
     print(f"{os.path.basename(harness.WRISTBAND)}: {r['rps']:,.0f}/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
