@@ -1209,6 +1209,37 @@ def open_fds(server):
     return total, sockets, database
 
 
+def socket_peers(server):
+    """The server's TCP sockets as `state local→remote` (ports only: all are
+    on 127.0.0.1), from /proc/net/tcp and tcp6 by inode; what a change in the
+    socket count is."""
+    directory = f"/proc/{server.process.pid}/fd"
+    inodes = set()
+    for fd in os.listdir(directory):
+        try:
+            target_ = os.readlink(os.path.join(directory, fd))
+        except OSError:
+            continue
+        if target_.startswith("socket:["):
+            inodes.add(target_[8:-1])
+    states = {"01": "ESTABLISHED", "06": "TIME_WAIT", "08": "CLOSE_WAIT", "0A": "LISTEN", "04": "FIN_WAIT1",
+              "05": "FIN_WAIT2", "07": "CLOSE", "09": "LAST_ACK", "0B": "CLOSING"}
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+                    found.append(f"{states.get(fields[3], fields[3])} {local}→{remote}")
+    with open("/proc/net/unix") as f:
+        for line in list(f)[1:]:
+            fields = line.split()
+            if fields[6] in inodes:
+                found.append(f"unix {fields[7] if len(fields) > 7 else '(unnamed)'}")
+    return sorted(found)
+
+
 def log_problems(server):
     """(warnings, errors, a few distinct lines) of the server's log."""
     warnings = errors = 0
@@ -1373,12 +1404,17 @@ def soak():
     time.sleep(SOAK_SETTLE)
     sample(f"baseline: after a 5 s warm-up and {SOAK_SETTLE} s idle")
     baseline = samples[-1]
+    sockets_before = socket_peers(server)
     soak_started = time.perf_counter()
     results = soak_load(server, token, emails, SOAK_SECONDS, "soak", sample=lambda t: sample(f"{t}"))
     loaded = [s for s in samples if s[0].isdigit()]
     time.sleep(SOAK_SETTLE)
     sample(f"after: clients closed, {SOAK_SETTLE} s idle")
     after = samples[-1]
+    sockets_after = socket_peers(server)
+    log(f"  sockets at the baseline: {sockets_before}; after: {sockets_after}")
+    socket_note = (f"The server's sockets at the baseline: {', '.join(sockets_before) or 'none'}; after the "
+                   f"clients closed: {', '.join(sockets_after) or 'none'}.")
     trickle = results["trickle"]
     # Every reset answered 202 is mailed (an address comes back every
     # SOAK_USERS s, so count mails, not addresses).
@@ -1474,6 +1510,8 @@ def soak():
         "",
         f"The server's log: {warnings} warnings, {log_errors} errors"
         + (": " + "; ".join(f"`{e}`" for e in examples) if examples else "") + ".",
+        "",
+        socket_note,
         "",
         "## Targets",
         "",
