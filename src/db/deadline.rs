@@ -129,10 +129,7 @@ where
     if !claim.commit() {
         return Err(DbError::Timeout(timeout).into());
     }
-    match work(&mut conn) {
-        Err(_) if db.replace_if_dead(&mut conn) => work(&mut conn),
-        outcome => outcome,
-    }
+    db.once_more_if_dead(&mut conn, &mut work)
 }
 
 /// `BEGIN IMMEDIATE` (SQLite) or `BEGIN` (PostgreSQL).

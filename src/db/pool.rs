@@ -230,6 +230,19 @@ impl Database {
         }
     }
 
+    /// `work` on `conn`, and once more if it failed on a dead connection
+    /// (now replaced by a fresh one, see [`Database::replace_if_dead`]).
+    pub fn once_more_if_dead<T, E>(
+        &self,
+        conn: &mut DbConnection,
+        mut work: impl FnMut(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match work(conn) {
+            Err(_) if self.replace_if_dead(conn) => work(conn),
+            outcome => outcome,
+        }
+    }
+
     /// This pool, telling `observer` how long each checkout waited.
     pub fn observed(mut self, observer: CheckoutObserver) -> Self {
         self.observer = Some(observer);
@@ -257,10 +270,7 @@ impl Database {
         let db = self.clone();
         let work = blocking(move || {
             let mut conn = db.get()?;
-            match f(&mut conn) {
-                Err(_) if db.replace_if_dead(&mut conn) => f(&mut conn),
-                outcome => outcome,
-            }
+            db.once_more_if_dead(&mut conn, &mut f)
         });
         // A read needs no claim: reading late changes nothing.
         deadline::wait(work, &deadline::Claim::default(), self.timeout).await?

@@ -218,7 +218,6 @@ impl AccessTokens {
         }
         let named = header.kid.as_deref().and_then(|kid| keyring.find(kid, now));
         let header_ok = named.is_some_and(|named| std::ptr::eq(named, key))
-            && header.alg == key.algorithm().jwt()
             && header.typ.as_deref() == Some(TYP)
             && header.jku.is_none()
             && header.jwk.is_none()
