@@ -28,7 +28,8 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-WRISTBAND = os.path.join(ROOT, "target/release/wristband")
+# BENCH_WRISTBAND: another build of the server (an A/B against an older commit).
+WRISTBAND = os.environ.get("BENCH_WRISTBAND") or os.path.join(ROOT, "target/release/wristband")
 FLOOR = os.path.join(ROOT, "target/bench-floor/release/wristband-bench-floor")
 BCRYPT_TIME = os.path.join(ROOT, "target/bench-floor/release/bcrypt-verify-time")
 LOAD = os.path.join(ROOT, "target/bench-load/release/wristband-bench-load")

@@ -112,6 +112,10 @@ pub fn open_database(config: &Config) -> Result<Database, StartupError> {
         config.operations.database_timeout,
     )
     .map_err(|e| StartupError::because(format!("cannot open the {backend} database"), e))?;
+    let db = match config.operations.workers {
+        Some(workers) => db.for_workers(workers),
+        None => db,
+    };
     db.migrate()
         .map_err(|e| StartupError::because(format!("cannot migrate the {backend} database"), e))?;
     Ok(db)

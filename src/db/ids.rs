@@ -32,6 +32,12 @@ macro_rules! id_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// An id as the database returned it: stored canonical, so not
+            /// parsed again (what Diesel's own mapping does too).
+            pub(crate) fn from_stored(text: String) -> Self {
+                Self(text)
+            }
         }
 
         impl Default for $name {

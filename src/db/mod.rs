@@ -1,5 +1,7 @@
 //! Storage: the one connection type over SQLite and PostgreSQL, the pool, the
-//! embedded migrations, and the bridge that runs Diesel off the async workers.
+//! embedded migrations, and the bridge that runs Diesel off the async workers;
+//! on PostgreSQL also an async driver for the refresh rotation's one
+//! statement (`async_pg.rs`).
 //!
 //! Every query lives in the file of its table (`users.rs`, `sessions.rs`, …);
 //! nothing outside `db/` writes SQL.
@@ -16,6 +18,7 @@
 //! and SQLite (built with STAT4, as the bundled one is) re-prepares such a
 //! statement at every execution, which cost a refresh a fifth of its time.
 
+mod async_pg;
 pub mod audit;
 mod deadline;
 pub mod ids;
@@ -41,6 +44,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub use async_pg::AsyncPg;
 pub use ids::{SessionId, UserId};
 pub use pool::{CHECKOUT_TIMEOUT, CheckoutObserver, ConnectionManager, Database};
 pub use role::Role;
@@ -64,6 +68,15 @@ pub enum DbError {
     /// task panicked.
     #[error("the blocking task failed: {0}")]
     Blocking(String),
+    /// No connection of the async driver (`async_pg.rs`) within the timeout.
+    #[error("no database connection: {0}")]
+    AsyncCheckout(#[from] deadpool_postgres::PoolError),
+    /// The async driver's pool could not be made.
+    #[error("cannot make the database pool: {0}")]
+    AsyncPool(#[from] deadpool_postgres::BuildError),
+    /// A statement of the async driver failed.
+    #[error("database error: {0}")]
+    AsyncQuery(#[from] tokio_postgres::Error),
     /// The work did not finish within the database timeout; if it was a
     /// write, it is rolled back (see [`Database::write`]).
     #[error("the database did not answer within {0:?}")]

@@ -12,7 +12,8 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
 use super::{
-    DatabaseUrl, DbConnection, DbError, MigrationError, blocking, deadline, run_migrations, writer,
+    AsyncPg, DatabaseUrl, DbConnection, DbError, MigrationError, blocking, deadline,
+    run_migrations, writer,
 };
 
 /// Opens connections for the pool, choosing the backend from the parsed URL.
@@ -103,6 +104,9 @@ pub struct Database {
     observer: Option<CheckoutObserver>,
     /// SQLite only: the thread that runs this process's writes.
     writer: Option<writer::Writer>,
+    /// PostgreSQL only, when its connections are plaintext anyway: the
+    /// async driver for the refresh rotation's one statement (`async_pg.rs`).
+    async_pg: Option<AsyncPg>,
     /// How long a request waits for its database work (checkout included).
     timeout: Duration,
     /// Keeps an in-memory SQLite database alive while the process runs, however
@@ -163,11 +167,16 @@ impl Database {
             DatabaseUrl::Postgres(_) => None,
             _ => Some(writer::Writer::start()?),
         };
+        let async_pg = match url {
+            DatabaseUrl::Postgres(url) => AsyncPg::for_url(url, checkout_timeout),
+            _ => None,
+        };
         Ok(Self {
             pool,
             manager: std::sync::Arc::new(manager),
             observer: None,
             writer,
+            async_pg,
             timeout: checkout_timeout,
             _keeper: keeper,
         })
@@ -245,8 +254,22 @@ impl Database {
 
     /// This pool, telling `observer` how long each checkout waited.
     pub fn observed(mut self, observer: CheckoutObserver) -> Self {
+        self.async_pg = self.async_pg.map(|pg| pg.observed(observer.clone()));
         self.observer = Some(observer);
         self
+    }
+
+    /// This pool, for a server of `workers` async workers (the default is
+    /// one per core): the async driver's connections are shared out among them.
+    pub fn for_workers(mut self, workers: usize) -> Self {
+        self.async_pg = self.async_pg.map(|pg| pg.spread_over(workers));
+        self
+    }
+
+    /// The async driver for PostgreSQL's hottest statement, where the
+    /// connection allows it (see `async_pg.rs`).
+    pub fn async_pg(&self) -> Option<&AsyncPg> {
+        self.async_pg.as_ref()
     }
 
     /// `(connections, idle)`: what the pool holds now.

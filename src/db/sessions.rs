@@ -13,7 +13,7 @@ use secrecy::SecretString;
 
 use super::schema::{sessions, token_versions, users};
 use super::users::UserRow;
-use super::{DbConnection, Role, SessionId, UserId, on_backend};
+use super::{AsyncPg, DbConnection, DbError, Role, SessionId, UserId, on_backend};
 
 /// A session as stored.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
@@ -150,6 +150,23 @@ impl SessionRow {
         .optional()?
         .map(Rotated::into_found)
         .transpose()
+    }
+
+    /// [`SessionRow::rotate_if_live`] through the async driver: the same
+    /// statement, sent from the async worker without a blocking thread.
+    pub async fn rotate_if_live_async(
+        pg: &AsyncPg,
+        id: &SessionId,
+        from: i64,
+        now: NaiveDateTime,
+        idle_cutoff: NaiveDateTime,
+    ) -> Result<Option<SessionWithUser>, DbError> {
+        let row = pg
+            .query_opt(ROTATE_IF_LIVE, &[&now, &id.as_str(), &from, &idle_cutoff])
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let rotated = Rotated::from_pg_row(&row)?;
+        Ok(Some(rotated.into_found()?))
     }
 
     /// Moves a live session to a new token version and a new generation (after
@@ -371,40 +388,57 @@ struct RotateIfLive {
     idle_cutoff: NaiveDateTime,
 }
 
+/// The one-round-trip rotation's SQL, for both PostgreSQL drivers (Diesel's
+/// [`RotateIfLive`], and `AsyncPg`'s prepared statement in `rotate_if_live_async`).
+/// Parameters: `$1` now, `$2` the session id, `$3` the generation presented,
+/// `$4` the idle cutoff (`now - idle_ttl`). The user's `id` and `created_at`
+/// are renamed: the session has columns of those names.
+const ROTATE_IF_LIVE: &str = "UPDATE sessions \
+    SET generation = sessions.generation + 1, rotated_at = $1, last_refreshed_at = $1 \
+    FROM users, token_versions \
+    WHERE sessions.id = $2 AND sessions.generation = $3 \
+      AND users.id = sessions.user_id AND token_versions.user_id = sessions.user_id \
+      AND sessions.revoked_at IS NULL AND sessions.token_version = token_versions.version \
+      AND NOT users.disabled \
+      AND NOT (sessions.expires_at <= $1 OR sessions.last_refreshed_at <= $4) \
+    RETURNING sessions.id, sessions.user_id, sessions.token_version, \
+      sessions.generation, sessions.rotated_at, sessions.created_at, \
+      sessions.last_refreshed_at, sessions.expires_at, sessions.revoked_at, \
+      sessions.user_agent, sessions.ip, sessions.amr, \
+      token_versions.version AS user_version, \
+      users.id AS users_id, users.email, users.password_hash, users.role, \
+      users.disabled, users.created_at AS users_created_at, users.updated_at, \
+      users.email_verified, users.mfa_enabled";
+
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RotateIfLive {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
         use diesel::sql_types::{BigInt, Text, Timestamp};
-        // The user's `id` and `created_at` are renamed: the session has
-        // columns of those names.
-        out.push_sql("UPDATE sessions SET generation = sessions.generation + 1, rotated_at = ");
-        out.push_bind_param::<Timestamp, _>(&self.now)?;
-        out.push_sql(", last_refreshed_at = ");
-        out.push_bind_param::<Timestamp, _>(&self.now)?;
-        out.push_sql(" FROM users, token_versions WHERE sessions.id = ");
-        out.push_bind_param::<Text, _>(&self.id)?;
-        out.push_sql(" AND sessions.generation = ");
-        out.push_bind_param::<BigInt, _>(&self.from)?;
-        out.push_sql(
-            " AND users.id = sessions.user_id AND token_versions.user_id = sessions.user_id \
-              AND sessions.revoked_at IS NULL AND sessions.token_version = token_versions.version \
-              AND NOT users.disabled AND NOT (sessions.expires_at <= ",
-        );
-        out.push_bind_param::<Timestamp, _>(&self.now)?;
-        out.push_sql(" OR sessions.last_refreshed_at <= ");
-        out.push_bind_param::<Timestamp, _>(&self.idle_cutoff)?;
-        out.push_sql(
-            ") RETURNING sessions.id, sessions.user_id, sessions.token_version, \
-              sessions.generation, sessions.rotated_at, sessions.created_at, \
-              sessions.last_refreshed_at, sessions.expires_at, sessions.revoked_at, \
-              sessions.user_agent, sessions.ip, sessions.amr, \
-              token_versions.version AS user_version, \
-              users.id AS users_id, users.email, users.password_hash, users.role, \
-              users.disabled, users.created_at AS users_created_at, users.updated_at, \
-              users.email_verified, users.mfa_enabled",
-        );
+        // Diesel numbers the placeholders itself: each `$n` of the text
+        // becomes a bind of its own, of the parameter `n` names.
+        let mut rest = ROTATE_IF_LIVE;
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            match &rest[at + 1..at + 1 + digits] {
+                "1" => out.push_bind_param::<Timestamp, _>(&self.now)?,
+                "2" => out.push_bind_param::<Text, _>(&self.id)?,
+                "3" => out.push_bind_param::<BigInt, _>(&self.from)?,
+                "4" => out.push_bind_param::<Timestamp, _>(&self.idle_cutoff)?,
+                other => {
+                    return Err(diesel::result::Error::QueryBuilderError(
+                        format!("ROTATE_IF_LIVE names no parameter ${other}").into(),
+                    ));
+                }
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
         Ok(())
     }
 }
@@ -450,6 +484,38 @@ struct RotatedUser {
 }
 
 impl Rotated {
+    /// A row of [`ROTATE_IF_LIVE`] as the async driver returns it.
+    fn from_pg_row(row: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            session: SessionRow {
+                id: SessionId::from_stored(row.try_get("id")?),
+                user_id: UserId::from_stored(row.try_get("user_id")?),
+                token_version: row.try_get("token_version")?,
+                generation: row.try_get("generation")?,
+                rotated_at: row.try_get("rotated_at")?,
+                created_at: row.try_get("created_at")?,
+                last_refreshed_at: row.try_get("last_refreshed_at")?,
+                expires_at: row.try_get("expires_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+                user_agent: row.try_get("user_agent")?,
+                ip: row.try_get("ip")?,
+                amr: row.try_get("amr")?,
+            },
+            user_version: row.try_get("user_version")?,
+            user: RotatedUser {
+                id: UserId::from_stored(row.try_get("users_id")?),
+                email: row.try_get("email")?,
+                password_hash: SecretString::from(row.try_get::<_, String>("password_hash")?),
+                role: row.try_get("role")?,
+                disabled: row.try_get("disabled")?,
+                created_at: row.try_get("users_created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                email_verified: row.try_get("email_verified")?,
+                mfa_enabled: row.try_get("mfa_enabled")?,
+            },
+        })
+    }
+
     fn into_found(self) -> QueryResult<SessionWithUser> {
         let Rotated {
             session,
@@ -658,7 +724,10 @@ mod tests {
             let mut listed = SessionRow::list_live(conn, &alice, at, IDLE).unwrap();
             listed.extend(SessionRow::list_live(conn, &dave, at, IDLE).unwrap());
             for (what, id, expected) in cases {
-                let found = SessionRow::find_with_user(conn, &id).unwrap().unwrap();
+                let mut other = db.get().unwrap();
+                let found = SessionRow::find_with_user(&mut other, &id)
+                    .unwrap()
+                    .unwrap();
                 let in_rust = found.refusal(at, IDLE).is_none();
                 let in_sql = listed.iter().any(|s| s.id == id);
                 assert_eq!(
@@ -667,21 +736,51 @@ mod tests {
                 );
                 assert_eq!(in_sql, expected, "{backend}: SQL says {what} live={in_sql}");
                 if let DbConnection::Pg(pg) = &mut *conn {
-                    // The one-statement rotation's spelling of the same rule.
+                    // The one-statement rotation's spelling of the same rule,
+                    // through both drivers: the async one moves 1 to 2, Diesel
+                    // 2 to 3.
                     let cutoff = at - IDLE;
-                    let moved = SessionRow::rotate_if_live(pg, &id, 1, at, cutoff).unwrap();
+                    let run = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    let async_pg = db.async_pg().expect("a loopback test database");
+                    let rotate_async = |from| {
+                        run.block_on(SessionRow::rotate_if_live_async(
+                            async_pg, &id, from, at, cutoff,
+                        ))
+                        .unwrap()
+                    };
+                    let moved = rotate_async(1);
                     assert_eq!(
                         moved.is_some(),
                         expected,
+                        "{backend}: rotate_if_live_async, {what}"
+                    );
+                    let moved_again = SessionRow::rotate_if_live(pg, &id, 2, at, cutoff).unwrap();
+                    assert_eq!(
+                        moved_again.is_some(),
+                        expected,
                         "{backend}: rotate_if_live, {what}"
                     );
-                    if let Some(moved) = moved {
-                        assert_eq!(moved.session.generation, 2);
+                    if let (Some(moved), Some(moved_again)) = (moved, moved_again) {
+                        // Both drivers return the row as stored, moved.
+                        let mut stored = found.session.clone();
+                        (stored.rotated_at, stored.last_refreshed_at) = (Some(at), at);
+                        for (generation, session) in
+                            [(2, &moved.session), (3, &moved_again.session)]
+                        {
+                            stored.generation = generation;
+                            assert_eq!(format!("{session:?}"), format!("{stored:?}"));
+                        }
+                        assert_eq!(format!("{:?}", moved.user), format!("{:?}", found.user));
                         assert_eq!((moved.user.id, moved.user_version), (alice.clone(), 1));
                         // A compare-and-swap: the generation presented has moved on.
-                        let again = SessionRow::rotate_if_live(pg, &id, 1, at, cutoff).unwrap();
                         assert!(
-                            again.is_none(),
+                            rotate_async(1).is_none()
+                                && SessionRow::rotate_if_live(pg, &id, 2, at, cutoff)
+                                    .unwrap()
+                                    .is_none(),
                             "{backend}: the same generation moved twice"
                         );
                     }

@@ -99,12 +99,14 @@ impl Sessions {
 impl Sessions {
     /// On PostgreSQL, the common case in one round trip: the token is the
     /// live generation of a live session, and the compare-and-swap wins
-    /// (`SessionRow::rotate_if_live`). `None` otherwise — SQLite, whose
-    /// writes cost no round trip, or anything else to decide (grace, reuse,
-    /// refusal, a lost race) — for [`rotate`], which reads and decides.
-    /// Running twice (a dead connection's retry) is safe: a first statement
-    /// that did commit makes the second find nothing to move, and `rotate`
-    /// then answers the same successor, in grace.
+    /// (`SessionRow::rotate_if_live`), sent by the async driver where the
+    /// connection allows it (`db/async_pg.rs`), else by Diesel on the
+    /// blocking pool. `None` otherwise — SQLite, whose writes cost no round
+    /// trip, or anything else to decide (grace, reuse, refusal, a lost race)
+    /// — for [`rotate`], which reads and decides. Running twice (a dead
+    /// connection's retry) is safe: a first statement that did commit makes
+    /// the second find nothing to move, and `rotate` then answers the same
+    /// successor, in grace.
     async fn rotate_in_one_statement(
         &self,
         sid: &SessionId,
@@ -113,17 +115,24 @@ impl Sessions {
         if !self.db.is_postgres() {
             return Ok(None);
         }
-        let (now, idle_ttl, sid) = (self.clock.now(), self.policy.idle_ttl, sid.clone());
-        let moved = self
-            .db
-            .write_one(move |conn| match conn {
-                DbConnection::Pg(pg) => {
-                    SessionRow::rotate_if_live(pg, &sid, generation, now, now - idle_ttl)
-                        .map_err(SessionError::from)
-                }
-                DbConnection::Sqlite(_) => Ok(None),
-            })
-            .await?;
+        let (now, idle_ttl) = (self.clock.now(), self.policy.idle_ttl);
+        let moved = match self.db.async_pg() {
+            Some(pg) => {
+                SessionRow::rotate_if_live_async(pg, sid, generation, now, now - idle_ttl).await?
+            }
+            None => {
+                let sid = sid.clone();
+                self.db
+                    .write_one(move |conn| match conn {
+                        DbConnection::Pg(pg) => {
+                            SessionRow::rotate_if_live(pg, &sid, generation, now, now - idle_ttl)
+                                .map_err(SessionError::from)
+                        }
+                        DbConnection::Sqlite(_) => Ok(None),
+                    })
+                    .await?
+            }
+        };
         Ok(moved.map(|found| {
             let ends_at = found.session.expires_at.min(now + idle_ttl);
             Rotation::Granted {

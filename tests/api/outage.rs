@@ -308,9 +308,16 @@ async fn dropped_postgres_connections_cost_no_request() {
             for _ in 0..6 {
                 clients.push(app.new_user().await);
             }
-            // Several connections open at once, then every one dropped.
+            // Several connections open at once (the rotation's async ones
+            // too, where the URL allows them), then every one dropped.
             let warm = clients.iter().map(|c| c.get("/auth/me").into_future());
             futures_util::future::join_all(warm).await;
+            let warm = clients
+                .iter()
+                .map(|c| c.post("/auth/refresh").into_future());
+            for response in futures_util::future::join_all(warm).await {
+                assert_eq!(response.status(), StatusCode::OK, "a rotation");
+            }
             let (mut admin, name) = postgres_admin(&db);
             admin
                 .batch_execute(&format!(
