@@ -241,7 +241,10 @@ test('changing the email address: the link to the new address confirms it', asyn
   // /auth/me answers from the server's liveness cache, which keeps the old
   // address for up to 1 s after the change.
   await sleep(LIVENESS_TTL_MS);
-  const me = page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/me');
+  // (A 401 of an access token expired meanwhile is refreshed and retried.)
+  const me = page.waitForResponse(
+    (r) => new URL(r.url()).pathname === '/auth/me' && r.status() !== 401,
+  );
   await page.click('#reload-button');
   const user = await (await me).json();
   assert.equal(user.email, moved);
