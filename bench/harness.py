@@ -373,7 +373,7 @@ def workload_b(out, postgres_url):
     # Every round starts from fresh sessions (a failed rotation would otherwise
     # leave its connection without a cookie for the rounds after).
     rounds = {name: 0 for name in systems}
-    ceilings = []
+    ceilings, floors = [], []
 
     def run_once(server):
         name = next(n for n, s in systems.items() if s is server)
@@ -381,7 +381,12 @@ def workload_b(out, postgres_url):
         email = f"bench{rounds[name]}@example.com"
         result = refresh_run(server, fresh_cookies(server, REFRESH_CONNECTIONS, email), DURATION)
         if name == "PostgreSQL":
-            # The one-round-trip ceiling, in the same round, right after.
+            # In the same round, right after: the floor's rotation over HTTP,
+            # then the one-round-trip ceiling without HTTP.
+            floor = floor_refresh(postgres_url)
+            if floor:
+                floors.append(floor)
+                log(f"  floor's rotation over HTTP: {floor['rps']:,.0f}/s")
             ceiling = pgbench_ceiling(postgres_url)
             if ceiling:
                 ceilings.append(ceiling)
@@ -418,16 +423,49 @@ def workload_b(out, postgres_url):
             f"PostgreSQL's own ceiling for a rotation in one round trip: the statement Wristband sends "
             f"(`bench/pgbench/rotation.sql`, one `UPDATE … FROM … RETURNING` on tables of the same shape, "
             f"`bench/pgbench/setup.sql`), from {REFRESH_CONNECTIONS} pgbench clients (`-M prepared`), each on "
-            f"its own row, no HTTP and no tokens, run in each round right after Wristband's: median "
+            f"its own row, no HTTP and no tokens, run in each round right after Wristband's and the floor's: median "
             f"**{ceiling:,.0f} per second** (min–max {min(ceilings):,.0f}–{max(ceilings):,.0f}). "
             f"Wristband reaches **{ratio:.0%}** of it.",
             "",
         ]
+        if floors:
+            floor = statistics.median(f["rps"] for f in floors)
+            floor_p99 = statistics.median(f["p99"] for f in floors)
+            out += [
+                f"The floor's rotation (`bench/peers/floor`, `POST /auth/refresh`): actix-web sending that "
+                f"same statement through the same driver and pools (tokio-postgres, deadpool-postgres, 16 "
+                f"connections), with no token, no hashing, no logging, over HTTP from the same wrk script, "
+                f"run in each round between Wristband and pgbench: median **{floor:,.0f} per second** "
+                f"(min–max {min(f['rps'] for f in floors):,.0f}–{max(f['rps'] for f in floors):,.0f}, p99 "
+                f"{floor_p99:.2f} ms, non-2xx {sum(f['errors'] for f in floors)}), **{floor / ceiling:.0%}** of "
+                f"pgbench's ceiling. Wristband reaches **{results['PostgreSQL']['rps'] / floor:.0%}** of the "
+                f"floor. What an HTTP server adds on this machine (the client's CPU, four socket wake-ups a "
+                f"rotation instead of two, fewer commits sharing each WAL flush) is measured by "
+                f"`bench/cpu-split.py`; bench/README, \"The PostgreSQL ceiling\".",
+                "",
+            ]
         target("(b) PostgreSQL ≥ 70 % of the one-round-trip ceiling", ratio >= 0.70, f"{ratio:.0%}")
     rss = [(f"wristband (b) {n}", s.idle_rss, s.rss_mib()) for n, s in systems.items()]
     for server in systems.values():
         server.stop()
     return rss
+
+
+def floor_refresh(url):
+    """workload (b)'s wrk run against the floor's `POST /auth/refresh`, on
+    the tables `bench/pgbench/setup.sql` makes (each connection on its own
+    row, from generation 1); None without them."""
+    try:
+        subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-f",
+                        os.path.join(BENCH, "pgbench", "setup.sql")], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        log(f"  floor's rotation not run: {getattr(error, 'stderr', error)}")
+        return None
+    floor = Server("floor-refresh", [FLOOR], {"FLOOR_DATABASE_URL": url})
+    try:
+        return refresh_run(floor, [f"wristband_refresh=s{i}.1" for i in range(REFRESH_CONNECTIONS)], DURATION)
+    finally:
+        floor.stop()
 
 
 def pgbench_ceiling(url):
